@@ -1,0 +1,8 @@
+//! lpzero: zero-cost proxies for language-model architecture search, as a small language.
+//!
+//! Proxies are written as expressions (`sum(abs(G * W))`), parsed, type- and shape-checked, and
+//! linted by the LPZero paper's Rule-based Pruning Strategy. See `ARCHITECTURE.md` for the
+//! map of the pipeline and `README.md` for the command line.
+#![warn(missing_docs)]
+
+pub mod lang;
