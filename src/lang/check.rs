@@ -113,7 +113,7 @@ impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Type::Number => f.write_str("one number"),
-            Type::Entries { alignment, shape } => write!(f, "{shape}, {}", alignment.describe()),
+            Type::Entries { alignment, shape } => write!(f, "{shape} entries ({})", alignment.describe()),
         }
     }
 }
@@ -292,7 +292,7 @@ pub fn check_proxy(expr: &Expr, env: &Env) -> Result<Typed, Vec<Diagnostic>> {
         Type::Entries { alignment, shape } => Err(vec![Diagnostic::new(
             code::NOT_A_NUMBER,
             expr.span,
-            format!("a proxy must be one number, but this is a {shape} with {}", alignment.describe()),
+            format!("a proxy must be one number, but this is {shape} entries, {}", alignment.describe()),
         )
         .with_label("one value per entry")
         .with_help(format!("aggregate it over the entries, e.g. `sum({expr})`"))]),

@@ -47,7 +47,7 @@ macro_rules! codes {
 codes! {
     SYNTAX = "E001", "syntax", Error, "The text does not follow the grammar.";
     NUMBER = "E002", "bad-number", Error, "A number literal is not a finite f64.";
-    TOO_DEEP = "E003", "too-deep", Error, "Parentheses nest more than 64 deep, or one definition has more than 1000 operators; such input is refused before parsing so nothing can overflow the stack.";
+    TOO_DEEP = "E003", "too-deep", Error, "Parentheses nest more than 32 deep, or one definition has more than 256 operators; such input is refused before parsing so nothing can overflow the stack.";
     UNKNOWN_NAME = "E101", "unknown-name", Error, "A name is neither an input nor a definition that comes earlier in the file.";
     UNKNOWN_OP = "E102", "unknown-op", Error, "A call names no op of the op table.";
     ARITY = "E103", "arity", Error, "An op is called with the wrong number of arguments.";
@@ -165,11 +165,9 @@ pub fn render(diagnostic: &Diagnostic, file: &str, src: &str, color: bool) -> St
         .with_config(config)
         .with_code(diagnostic.code)
         .with_message(&diagnostic.message);
-    let mut primary = Label::new((file, clamp(diagnostic.span))).with_color(primary_color);
-    if let Some(label) = &diagnostic.label {
-        primary = primary.with_message(label);
-    }
-    report = report.with_label(primary);
+    // ariadne underlines only labels with a message.
+    let label = diagnostic.label.as_deref().unwrap_or("here");
+    report = report.with_label(Label::new((file, clamp(diagnostic.span))).with_message(label).with_color(primary_color));
     for s in &diagnostic.secondary {
         report = report.with_label(Label::new((file, clamp(s.span))).with_message(&s.message).with_color(Color::Blue));
     }

@@ -21,9 +21,9 @@ mod grammar {
 use grammar::{ProxyParser, Rule};
 
 /// Deepest parenthesis nesting accepted.
-pub const MAX_NESTING: usize = 64;
+pub const MAX_NESTING: usize = 32;
 /// Most operator characters accepted in one definition or expression.
-pub const MAX_OPERATORS: usize = 1000;
+pub const MAX_OPERATORS: usize = 256;
 
 fn pratt() -> &'static PrattParser<Rule> {
     static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
@@ -59,7 +59,13 @@ pub fn parse_file(src: &str) -> Result<ProxyFile, Diagnostic> {
                 let text = pair.as_str()[1..].trim_end().to_owned();
                 items.push(Item::Comment(Comment { text, trailing, span }));
             }
-            Rule::definition => items.push(Item::Definition(build_definition(pair)?)),
+            Rule::definition => {
+                let def = build_definition(pair)?;
+                // A pest pair's span can include trailing white space; the expression's cannot.
+                last_end = Some(def.expr.span.end);
+                items.push(Item::Definition(def));
+                continue;
+            }
             Rule::EOI => {}
             other => unreachable!("the file rule holds only comments and definitions, got {other:?}"),
         }
@@ -214,6 +220,11 @@ fn describe(rule: &Rule) -> &'static str {
 fn syntax_error(err: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     use pest::error::{ErrorVariant, InputLocation};
     let span = match err.location {
+        // At the end of the input, point just after the last text rather than at trailing blank lines.
+        InputLocation::Pos(p) if src[p..].trim().is_empty() => {
+            let end = src.trim_end().len();
+            Span::new(end, end)
+        }
         InputLocation::Pos(p) => {
             // Point at the offending character (or the end of input).
             let end = src[p..].chars().next().map(|c| p + c.len_utf8()).unwrap_or(p);
@@ -221,7 +232,7 @@ fn syntax_error(err: pest::error::Error<Rule>, src: &str) -> Diagnostic {
         }
         InputLocation::Span((a, b)) => Span::new(a, b),
     };
-    let found = src[span.start..].chars().next();
+    let found = src[span.start..].chars().next().filter(|_| !src[span.start..].trim().is_empty());
     let found_text = match found {
         None => "the end of the input".to_owned(),
         Some('\n') => "the end of the line".to_owned(),
@@ -229,9 +240,17 @@ fn syntax_error(err: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     };
     let (message, help) = match &err.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            let mut wanted: Vec<&str> = positives.iter().map(describe).collect();
+            let infix_only = positives.iter().all(|r| matches!(r, Rule::add | Rule::sub | Rule::mul | Rule::div));
+            let mut wanted: Vec<&str> = if infix_only {
+                vec!["an operator (`+ - * /`)"]
+            } else {
+                positives.iter().map(describe).collect()
+            };
             wanted.sort_unstable();
             wanted.dedup();
+            if infix_only && open_parens(&src[..span.start]) > 0 {
+                wanted.push("`)`");
+            }
             let expected = match wanted.len() {
                 0 => "something else".to_owned(),
                 1 => wanted[0].to_owned(),
@@ -245,11 +264,28 @@ fn syntax_error(err: pest::error::Error<Rule>, src: &str) -> Diagnostic {
         }
         ErrorVariant::CustomError { message } => (message.clone(), None),
     };
-    let mut d = Diagnostic::new(code::SYNTAX, span, message).with_label("unexpected here");
+    let label = if found.is_none() { "the input ends here" } else { "unexpected here" };
+    let mut d = Diagnostic::new(code::SYNTAX, span, message).with_label(label);
     if let Some(help) = help {
         d = d.with_help(help);
     }
     d
+}
+
+/// How many `(` are still open at the end of `text` (comments skipped).
+fn open_parens(text: &str) -> usize {
+    let mut depth = 0usize;
+    for line in text.split('\n') {
+        let code = line.split('#').next().unwrap_or("");
+        for c in code.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    depth
 }
 
 /// A hint for common slips, judged from the character where parsing stopped.
@@ -263,7 +299,7 @@ fn hint_for(found: Option<char>, src: &str, at: usize) -> Option<String> {
         Some(')') => Some("this `)` has no matching `(`, or an argument is missing before it".into()),
         Some('=') => Some("a definition is `name = expression`; `=` cannot appear inside an expression".into()),
         None if before.ends_with(['+', '-', '*', '/', '(', ',']) => Some("the expression is unfinished".into()),
-        None if src.matches('(').count() > src.matches(')').count() => Some("a `(` is never closed".into()),
+        None if open_parens(src) > 0 => Some("a `(` is never closed".into()),
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {
             Some("two terms stand side by side; join them with an operator (`+ - * /`) or put the second on a new definition `name = ...`".into())
         }
@@ -359,7 +395,7 @@ mod tests {
     fn limits_refuse_deep_input_without_overflow() {
         let deep = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
         assert_eq!(parse_expr(&deep).unwrap_err().code, code::TOO_DEEP);
-        let long = vec!["x"; 5000].join(" + ");
+        let long = vec!["x"; 300].join(" + ");
         assert_eq!(parse_expr(&long).unwrap_err().code, code::TOO_DEEP);
         let minus = format!("{}x", "-".repeat(100_000));
         assert_eq!(parse_expr(&minus).unwrap_err().code, code::TOO_DEEP);
