@@ -7,3 +7,4 @@
 
 pub mod lang;
 pub mod cli;
+pub mod eval;

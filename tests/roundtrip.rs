@@ -37,7 +37,7 @@ fn expr() -> impl Strategy<Value = Expr> {
         prop_oneof![
             inner.clone().prop_map(|e| Expr::new(ExprKind::Neg(Box::new(e)))),
             (prop::sample::select(BinOp::ALL.to_vec()), inner.clone(), inner.clone()).prop_map(|(op, l, r)| Expr::new(
-                ExprKind::Binary { op, lhs: Box::new(l), rhs: Box::new(r) }
+                ExprKind::Binary { op, op_span: Default::default(), lhs: Box::new(l), rhs: Box::new(r) }
             )),
             (op_name(), prop::collection::vec(inner, 0..4)).prop_map(|(op, args)| Expr::new(ExprKind::Call {
                 op,

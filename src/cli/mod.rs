@@ -288,7 +288,7 @@ pub fn ops(args: &OpsArgs) -> ExitCode {
             println!("\nops:");
             for o in table::OPS {
                 println!("  {:<18} {}", o.signature(), o.summary);
-                println!("  {:<18} {}", "", o.semantics);
+                println!("  {:<18} {} — {}; {}", "", o.formula, o.axis, o.domain);
             }
             println!("  {:<18} element-wise arithmetic on aligned entries (or with one number)", "x + - * / y");
         }

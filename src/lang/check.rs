@@ -201,7 +201,7 @@ impl Typed {
                 ExprKind::Call { op: table::op(*op).name.to_owned(), op_span: Span::default(), args }
             }
             Node::Binary { op, lhs, rhs } => {
-                ExprKind::Binary { op: *op, lhs: Box::new(lhs.to_expr()), rhs: Box::new(rhs.to_expr()) }
+                ExprKind::Binary { op: *op, op_span: Span::default(), lhs: Box::new(lhs.to_expr()), rhs: Box::new(rhs.to_expr()) }
             }
         };
         Expr::spanned(kind, self.span)
@@ -366,16 +366,19 @@ impl Checker<'_> {
 
     fn expr(&mut self, e: &Expr) -> Option<Typed> {
         match &e.kind {
+            ExprKind::Number(v) if !v.is_finite() || *v < 0.0 => {
+                self.error(Diagnostic::new(code::NUMBER, e.span, format!("`{v}` is not a finite non-negative number literal")))
+            }
             ExprKind::Number(v) => Some(Typed { node: Node::Number(*v), ty: Type::Number, span: e.span }),
             ExprKind::Name(name) => self.name(name, e.span),
             ExprKind::Neg(x) => {
                 let x = self.expr(x)?;
                 Some(Typed { ty: x.ty.clone(), node: Node::Neg(Box::new(x)), span: e.span })
             }
-            ExprKind::Binary { op, lhs, rhs } => {
+            ExprKind::Binary { op, op_span, lhs, rhs } => {
                 let (l, r) = (self.expr(lhs), self.expr(rhs));
                 let (l, r) = (l?, r?);
-                let ty = self.combine(*op, &l, &r, e.span)?;
+                let ty = self.combine(*op, &l, &r, *op_span)?;
                 Some(Typed { node: Node::Binary { op: *op, lhs: Box::new(l), rhs: Box::new(r) }, ty, span: e.span })
             }
             ExprKind::Call { op, op_span, args } => self.call(op, *op_span, args, e.span),
@@ -569,6 +572,7 @@ impl Checker<'_> {
         Some(Type::Entries { alignment: ax, shape: Shape::Axes(vec![xa[0], ya[1]]) })
     }
 
+    /// The type of `l op r`; `span` is the operator's.
     fn combine(&mut self, op: BinOp, l: &Typed, r: &Typed, span: Span) -> Option<Type> {
         match (&l.ty, &r.ty) {
             (Type::Number, t) | (t, Type::Number) => Some(t.clone()),
@@ -585,6 +589,7 @@ impl Checker<'_> {
                 } else {
                     return self.error(
                         Diagnostic::new(code::SHAPE, span, format!("`{}` combines entries of different layouts: {sl} and {sr}", op.symbol()))
+                            .with_label("combined element by element here")
                             .with_secondary(l.span, format!("{sl}"))
                             .with_secondary(r.span, format!("{sr}"))
                             .with_help("reduce one side first, e.g. with `mean(...)` or `amax(..., axis)`"),
@@ -607,6 +612,7 @@ fn misaligned(l: &Typed, r: &Typed, span: Span) -> Diagnostic {
         .map(|i| format!("sum(fro({}))", table::input(*i).name))
         .unwrap_or_else(|| "sum(fro(A))".into());
     Diagnostic::new(code::MISALIGNED, span, "these two sides have entries that do not correspond")
+        .with_label("combined entry by entry here")
         .with_secondary(l.span, side(l))
         .with_secondary(r.span, side(r))
         .with_help(format!("aggregate one side first, e.g. {example}"))

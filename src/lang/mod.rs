@@ -6,6 +6,7 @@
 //! [`lint`] (the Rule-based Pruning Strategy), [`diagnostic`] (problems as data, rendered with
 //! ariadne or as JSON), [`stdlib`] (the bundled proxy files).
 
+pub mod build;
 pub mod check;
 pub mod diagnostic;
 pub mod lint;
@@ -21,6 +22,35 @@ pub use lint::lint_proxy;
 pub use parse::{parse_expr, parse_file, parse_repl_input};
 pub use print::{print_expr, print_file};
 pub use syntax::{Expr, ProxyFile};
+
+/// A checked proxy: a name (if it came from a definition) and its typed tree.
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    /// The definition's name, or the expression's canonical text for `-e`.
+    pub name: String,
+    /// The typed tree (of type [`Type::Number`]).
+    pub typed: std::sync::Arc<Typed>,
+}
+
+impl Proxy {
+    /// Parses and checks one proxy expression. Lint warnings do not stop it; errors do.
+    pub fn parse(src: &str) -> Result<Proxy, Vec<Diagnostic>> {
+        let expr = parse_expr(src).map_err(|d| vec![d])?;
+        let typed = check_proxy(&expr, &Env::new())?;
+        Ok(Proxy { name: print_expr(&expr), typed: std::sync::Arc::new(typed) })
+    }
+
+    /// The canonical text of its expression.
+    pub fn text(&self) -> String {
+        print_expr(&self.typed.to_expr())
+    }
+}
+
+impl From<CheckedDefinition> for Proxy {
+    fn from(d: CheckedDefinition) -> Self {
+        Proxy { name: d.name, typed: d.typed }
+    }
+}
 
 /// Everything a front end wants to know about one file: its checked definitions and every
 /// diagnostic (syntax, type and lint), in source order.

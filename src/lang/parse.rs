@@ -156,9 +156,9 @@ fn build_infix(pairs: Pairs<Rule>) -> Result<Expr, Diagnostic> {
             let span = span_of(&op).to(operand.span);
             Ok(Expr::spanned(ExprKind::Neg(Box::new(operand)), span))
         })
-        .map_infix(|lhs, op, rhs| {
+        .map_infix(|lhs, op_pair, rhs| {
             let (lhs, rhs) = (lhs?, rhs?);
-            let op = match op.as_rule() {
+            let op = match op_pair.as_rule() {
                 Rule::add => BinOp::Add,
                 Rule::sub => BinOp::Sub,
                 Rule::mul => BinOp::Mul,
@@ -166,7 +166,8 @@ fn build_infix(pairs: Pairs<Rule>) -> Result<Expr, Diagnostic> {
                 other => unreachable!("not an infix rule: {other:?}"),
             };
             let span = lhs.span.to(rhs.span);
-            Ok(Expr::spanned(ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span))
+            let op_span = span_of(&op_pair);
+            Ok(Expr::spanned(ExprKind::Binary { op, op_span, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span))
         })
         .parse(pairs)
 }
@@ -318,7 +319,7 @@ mod tests {
         Expr::new(ExprKind::Name(n.into()))
     }
     fn bin(op: BinOp, l: Expr, r: Expr) -> Expr {
-        Expr::new(ExprKind::Binary { op, lhs: Box::new(l), rhs: Box::new(r) })
+        Expr::new(ExprKind::Binary { op, op_span: Span::default(), lhs: Box::new(l), rhs: Box::new(r) })
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn write_expr(e: &Expr, out: &mut String) {
             // `-(a * b)` differs from `-a * b`; `- -x` stays readable as `--x`.
             write_operand(inner, strength(inner) < 3, out);
         }
-        ExprKind::Binary { op, lhs, rhs } => {
+        ExprKind::Binary { op, lhs, rhs, .. } => {
             let p = op.precedence();
             write_operand(lhs, strength(lhs) < p, out);
             out.push(' ');

@@ -100,6 +100,8 @@ pub enum ExprKind {
     Binary {
         /// The operator.
         op: BinOp,
+        /// Span of the operator symbol alone.
+        op_span: Span,
         /// Left operand.
         lhs: Box<Expr>,
         /// Right operand.
@@ -116,7 +118,7 @@ impl PartialEq for ExprKind {
             (Name(a), Name(b)) => a == b,
             (Call { op: a, args: x, .. }, Call { op: b, args: y, .. }) => a == b && x == y,
             (Neg(a), Neg(b)) => a == b,
-            (Binary { op: a, lhs: l1, rhs: r1 }, Binary { op: b, lhs: l2, rhs: r2 }) => a == b && l1 == l2 && r1 == r2,
+            (Binary { op: a, lhs: l1, rhs: r1, .. }, Binary { op: b, lhs: l2, rhs: r2, .. }) => a == b && l1 == l2 && r1 == r2,
             _ => false,
         }
     }

@@ -3,8 +3,8 @@
 //! Each input and each op is declared once, here. The declarations drive the checker (arity,
 //! domain, result type), the lint rules (which ops are element-wise, which reduce, which are
 //! constant on a scalar), the GP's op set, `lpzero ops`, and the README's op table, so those can
-//! never disagree. The numeric semantics of each op live beside its declaration in the
-//! interpreter; the `semantics` text here is the contract they are tested against.
+//! never disagree. The numeric semantics of each op are implemented once, in `src/eval/ops.rs`;
+//! the `formula`, `axis` and `domain` texts here are the contract its tests check.
 
 use serde::Serialize;
 
@@ -235,8 +235,12 @@ pub struct OpSpec {
     pub arity: usize,
     /// What it computes, in one line.
     pub summary: &'static str,
-    /// The formula, with the axis it works on and its epsilon and domain rules.
-    pub semantics: &'static str,
+    /// The formula (ε is [`EPSILON`]).
+    pub formula: &'static str,
+    /// Which elements it works on.
+    pub axis: &'static str,
+    /// Its domain, epsilon and edge-case rules.
+    pub domain: &'static str,
     /// Index in the paper's Table 7 / the reference's unary table, if it is one of those.
     pub table7: Option<u8>,
     /// True when the GP's default op set draws it.
@@ -273,14 +277,17 @@ impl OpSpec {
 pub const EPSILON: f64 = 1e-9;
 
 macro_rules! op {
-    ($id:ident, $name:literal, $kind:ident, $arity:literal, $t7:expr, $search:literal, $summary:literal, $sem:literal) => {
+    ($id:ident, $name:literal, $kind:ident, $arity:literal, $t7:expr, $search:literal, $summary:literal,
+     formula: $formula:literal, axis: $axis:literal, domain: $domain:literal) => {
         OpSpec {
             id: OpId::$id,
             name: $name,
             kind: OpKind::$kind,
             arity: $arity,
             summary: $summary,
-            semantics: $sem,
+            formula: $formula,
+            axis: $axis,
+            domain: $domain,
             table7: $t7,
             search: $search,
         }
@@ -290,50 +297,67 @@ macro_rules! op {
 /// Every op. The first twenty are the paper's unary ops (Table 7) in the reference's index
 /// order; `matmul` is its fourth binary op (the other three are the infix `+ - *`, and lpzero adds
 /// `/`); the rest are aggregations and the primitives the handcrafted proxies need.
+///
+/// Scalars (one number, or a per-entry value after a reduction) are computed in f64; tensor
+/// entries element-wise in f32; every reduction accumulates in f64.
+#[rustfmt::skip]
 pub const OPS: &[OpSpec] = &[
     op!(Log, "log", Elementwise, 1, Some(0), true, "natural logarithm",
-        "ln(max(x, ε)): non-positive elements give ln ε"),
+        formula: "ln(max(x, ε))", axis: "element-wise", domain: "x ≤ ε gives ln ε ≈ −20.7"),
     op!(Abslog, "abslog", Elementwise, 1, Some(1), true, "logarithm of the magnitude",
-        "ln(max(|x|, ε)): zero gives ln ε"),
-    op!(Abs, "abs", Elementwise, 1, Some(2), true, "absolute value", "|x|"),
-    op!(Sq, "sq", Elementwise, 1, Some(3), true, "square", "x²"),
-    op!(Exp, "exp", Elementwise, 1, Some(4), true, "exponential", "eˣ (overflow to inf makes the result invalid)"),
+        formula: "ln(max(|x|, ε))", axis: "element-wise", domain: "|x| ≤ ε gives ln ε"),
+    op!(Abs, "abs", Elementwise, 1, Some(2), true, "absolute value",
+        formula: "|x|", axis: "element-wise", domain: "all reals"),
+    op!(Sq, "sq", Elementwise, 1, Some(3), true, "square",
+        formula: "x²", axis: "element-wise", domain: "all reals; overflow to inf makes the proxy invalid"),
+    op!(Exp, "exp", Elementwise, 1, Some(4), true, "exponential",
+        formula: "eˣ", axis: "element-wise", domain: "all reals; overflow to inf (x > 88 in f32) makes the proxy invalid"),
     op!(Normalize, "normalize", Distribution, 1, Some(5), true, "standardise each entry",
-        "(x − mean)/std over all elements of the entry (unbiased std); all zeros when std ≤ ε or the entry has one element"),
-    op!(Relu, "relu", Elementwise, 1, Some(6), true, "rectifier", "max(x, 0)"),
+        formula: "(x − mean) / std, std unbiased", axis: "all elements of the entry", domain: "all zeros when std ≤ ε or the entry has one element; 0 on a scalar"),
+    op!(Relu, "relu", Elementwise, 1, Some(6), true, "rectifier",
+        formula: "max(x, 0)", axis: "element-wise", domain: "all reals"),
     op!(Recip, "recip", Elementwise, 1, Some(7), true, "reciprocal",
-        "1/(x + ε·sign(x)), with sign(0) = +1, so 1/0 gives 1/ε"),
+        formula: "1 / (x + ε·sign(x)), sign(0) = +1", axis: "element-wise", domain: "0 gives 1/ε = 1e9"),
     op!(Fro, "fro", Reduce, 1, Some(8), true, "Frobenius norm of each entry",
-        "sqrt(Σ x²) over all elements of the entry, accumulated in f64"),
+        formula: "sqrt(Σ x²)", axis: "all elements of the entry → scalar", domain: "entries with at least one axis"),
     op!(Normsum, "normsum", Reduce, 1, Some(9), true, "element mean of each entry (the reference's normalized sum)",
-        "Σ x / numel over all elements of the entry"),
+        formula: "Σ x / n", axis: "all elements of the entry → scalar", domain: "entries with at least one axis"),
     op!(L1, "l1", Reduce, 1, Some(10), true, "mean absolute value of each entry (the reference's l1 norm)",
-        "Σ |x| / numel over all elements of the entry"),
+        formula: "Σ |x| / n", axis: "all elements of the entry → scalar", domain: "entries with at least one axis"),
     op!(Softmax, "softmax", Distribution, 1, Some(11), true, "softmax along the last axis",
-        "exp(x − max)/Σ exp(x − max) along the last axis of each entry (fan-in for W and G, keys for S, units for A); 1 on a scalar"),
-    op!(Sigmoid, "sigmoid", Elementwise, 1, Some(12), true, "logistic function", "1/(1 + e⁻ˣ)"),
+        formula: "exp(x − max) / Σ exp(x − max)", axis: "last axis of the entry (fan-in of W and G, key of S, unit of A)", domain: "1 on a scalar"),
+    op!(Sigmoid, "sigmoid", Elementwise, 1, Some(12), true, "logistic function",
+        formula: "1 / (1 + e⁻ˣ)", axis: "element-wise", domain: "all reals"),
     op!(Logsoftmax, "logsoftmax", Distribution, 1, Some(13), true, "log-softmax along the last axis",
-        "x − max − ln Σ exp(x − max) along the last axis of each entry; 0 on a scalar"),
-    op!(Sqrt, "sqrt", Elementwise, 1, Some(14), true, "square root", "sqrt(max(x, 0)): negative elements give 0"),
-    op!(Neg, "neg", Elementwise, 1, Some(15), true, "negation (the same as unary minus)", "−x"),
+        formula: "x − max − ln Σ exp(x − max)", axis: "last axis of the entry", domain: "0 on a scalar"),
+    op!(Sqrt, "sqrt", Elementwise, 1, Some(14), true, "square root",
+        formula: "sqrt(max(x, 0))", axis: "element-wise", domain: "negative x gives 0"),
+    op!(Neg, "neg", Elementwise, 1, Some(15), true, "negation (the same as unary minus)",
+        formula: "−x", axis: "element-wise", domain: "all reals"),
     op!(Minmax, "minmax", Distribution, 1, Some(16), true, "rescale each entry to [0, 1]",
-        "(x − min)/(max − min) over all elements of the entry; all zeros when max − min ≤ ε"),
-    op!(Mean, "mean", Reduce, 1, Some(17), true, "element mean of each entry", "Σ x / numel over all elements of the entry"),
+        formula: "(x − min) / (max − min)", axis: "all elements of the entry", domain: "all zeros when max − min ≤ ε; 0 on a scalar"),
+    op!(Mean, "mean", Reduce, 1, Some(17), true, "element mean of each entry",
+        formula: "Σ x / n", axis: "all elements of the entry → scalar", domain: "entries with at least one axis"),
     op!(Std, "std", Reduce, 1, Some(18), true, "standard deviation of each entry",
-        "unbiased: sqrt(Σ (x − mean)² / (n − 1)) over all elements; invalid when n < 2"),
-    op!(Id, "id", Elementwise, 1, Some(19), true, "identity (the reference's no_op)", "x"),
+        formula: "sqrt(Σ (x − mean)² / (n − 1))", axis: "all elements of the entry → scalar", domain: "invalid when n < 2"),
+    op!(Id, "id", Elementwise, 1, Some(19), true, "identity (the reference's no_op)",
+        formula: "x", axis: "element-wise", domain: "all reals"),
     op!(Matmul, "matmul", MatrixProduct, 2, None, false, "matrix product of aligned matrix entries",
-        "x · y per entry; x's last axis must be y's first"),
-    op!(Sum, "sum", Aggregate, 1, None, false, "sum over all entries and all elements", "Σ over entries of Σ over elements, in f64"),
+        formula: "Σ_k x[i, k] · y[k, j]", axis: "x's last axis with y's first", domain: "matrix entries; the inner sizes must agree"),
+    op!(Sum, "sum", Aggregate, 1, None, false, "sum over all entries and all elements",
+        formula: "Σ_entries Σ_elements x", axis: "everything → one number", domain: "invalid on an input with no entries"),
     op!(Avg, "avg", Aggregate, 1, None, false, "mean over entries of each entry's element mean (the reference's aggregation)",
-        "(1/n) Σ over the n entries of mean(entry), in f64"),
-    op!(Numel, "numel", Reduce, 1, None, false, "number of elements of each entry", "the product of the entry's dimensions"),
-    op!(Nuc, "nuc", MatrixReduce, 1, None, false, "nuclear norm of each matrix entry", "the sum of the singular values"),
+        formula: "(1/n) Σ_entries mean(x)", axis: "everything → one number", domain: "invalid on an input with no entries"),
+    op!(Numel, "numel", Reduce, 1, None, false, "number of elements of each entry",
+        formula: "∏ dimensions", axis: "all elements of the entry → scalar", domain: "entries with at least one axis"),
+    op!(Nuc, "nuc", MatrixReduce, 1, None, false, "nuclear norm of each matrix entry",
+        formula: "Σ singular values", axis: "the whole matrix → scalar", domain: "matrix entries"),
     op!(Amax, "amax", AxisReduce, 2, None, false, "maximum along one axis",
-        "max over the given axis of each entry (0 is the outermost, −1 the last); the axis disappears"),
+        formula: "max_k x[..., k, ...]", axis: "the given axis (0 outermost, −1 last); it disappears", domain: "an integer literal axis inside the entry's rank"),
     op!(Asum, "asum", AxisReduce, 2, None, false, "sum along one axis",
-        "Σ over the given axis of each entry, in f64; the axis disappears"),
-    op!(Step, "step", Elementwise, 1, None, false, "Heaviside step", "1 where x > 0, else 0"),
+        formula: "Σ_k x[..., k, ...]", axis: "the given axis (0 outermost, −1 last); it disappears", domain: "an integer literal axis inside the entry's rank"),
+    op!(Step, "step", Elementwise, 1, None, false, "Heaviside step",
+        formula: "1 if x > 0 else 0", axis: "element-wise", domain: "all reals"),
 ];
 
 /// Looks an op up by name.
@@ -348,19 +372,22 @@ pub fn op(id: OpId) -> &'static OpSpec {
 
 /// The op table as a Markdown table (for `lpzero ops --format markdown` and the README).
 pub fn ops_markdown() -> String {
-    let mut out = String::from("| op | kind | typing | semantics | Table 7 |\n|---|---|---|---|---|\n");
+    let mut out = String::from("| op | typing | formula | axis | domain, ε | Table 7 |\n|---|---|---|---|---|---|\n");
     for o in OPS {
         let t7 = o.table7.map(|i| format!("#{i}")).unwrap_or_default();
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} |\n",
             o.signature(),
-            serde_json::to_value(o.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
             o.typing(),
-            o.semantics,
+            o.formula,
+            o.axis,
+            o.domain,
             t7
         ));
     }
-    out.push_str("| `x + y`, `x - y`, `x * y`, `x / y` | binary | aligned entries, or one side one number | element-wise; `/` divides by `y + ε·sign(y)` where `|y| < ε` | `+ - *` are #0–#2 |\n");
+    out.push_str(&format!(
+        "| `x + y` `x - y` `x * y` `x / y` | aligned entries, or one side one number | element-wise; `x / (y + ε·sign(y))` | element-wise, a scalar broadcasts | ε = {EPSILON:e} | `+ - *` are #0–#2 |\n"
+    ));
     out
 }
 

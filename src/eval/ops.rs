@@ -1,0 +1,436 @@
+//! The semantics of every op, written once.
+//!
+//! The contract (formula, axis, epsilon, domain) is stated in the op table
+//! ([`crate::lang::table::OPS`]) and printed in the README; this file implements it and its
+//! tests check each line of it against values computed independently.
+//!
+//! Representation: a [`Value`] is one number, or a list of entries; an [`Entry`] is a scalar
+//! (f64, on the host) or a tensor (f32, flat on the device, with its shape). Element-wise ops
+//! run on the device in f32; every reduction accumulates in f64. Ops take their operands by
+//! value and build new tensors: nothing is modified in place.
+
+use super::inputs::TensorEntry;
+use crate::lang::syntax::BinOp;
+use crate::lang::table::{OpId, EPSILON};
+use burn::tensor::{activation, FloatDType, Tensor};
+
+/// Why a proxy has no value on an architecture.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Invalid {
+    /// What went wrong, for people.
+    pub reason: String,
+}
+
+impl Invalid {
+    /// An invalid result with a reason.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Invalid { reason: reason.into() }
+    }
+}
+
+/// One entry of a value.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    /// A per-entry scalar (after a reduction), in f64.
+    Scalar(f64),
+    /// A tensor.
+    Tensor(TensorEntry),
+}
+
+/// The value of an expression on one architecture.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// One number.
+    Number(f64),
+    /// One value per entry.
+    Entries(Vec<Entry>),
+}
+
+impl Value {
+    /// Number of f32/f64 values held, for memory accounting.
+    pub fn numel(&self) -> usize {
+        match self {
+            Value::Number(_) => 1,
+            Value::Entries(es) => es.iter().map(|e| if let Entry::Tensor(t) = e { t.numel() } else { 1 }).sum(),
+        }
+    }
+}
+
+type ScalarFn = fn(f64) -> f64;
+type TensorFn = fn(Tensor<1>) -> Tensor<1>;
+
+/// `max(x, m)` that keeps NaN (f64::max would drop it).
+fn max_keep_nan(x: f64, m: f64) -> f64 {
+    if x.is_nan() {
+        x
+    } else {
+        x.max(m)
+    }
+}
+
+/// The sign used by `recip` and `/`: −1 for negative values, +1 otherwise (also for 0).
+fn sign_plus(x: f64) -> f64 {
+    if x < 0.0 {
+        -1.0
+    } else {
+        1.0
+    }
+}
+
+/// `1 / (x + ε·sign(x))` on a tensor, sign(0) = +1.
+fn safe_recip(t: Tensor<1>) -> Tensor<1> {
+    // s = 1 − 2·[x < 0]  ∈ {+1, −1}
+    let s = t.clone().lower_elem(0.0).float().mul_scalar(-2.0).add_scalar(1.0);
+    (t + s.mul_scalar(EPSILON)).recip()
+}
+
+/// The element-wise ops: each as a pair of functions, one for f64 scalars and one for f32
+/// tensors, side by side so that they say the same thing. `None` for ops that are not
+/// element-wise.
+pub fn elementwise(op: OpId) -> Option<(ScalarFn, TensorFn)> {
+    Some(match op {
+        OpId::Log => (|x| max_keep_nan(x, EPSILON).ln(), |t| t.clamp_min(EPSILON).log()),
+        OpId::Abslog => (|x| max_keep_nan(x.abs(), EPSILON).ln(), |t| t.abs().clamp_min(EPSILON).log()),
+        OpId::Abs => (f64::abs, |t| t.abs()),
+        OpId::Sq => (|x| x * x, |t| t.clone() * t),
+        OpId::Exp => (f64::exp, |t| t.exp()),
+        OpId::Relu => (|x| max_keep_nan(x, 0.0), |t| t.clamp_min(0.0)),
+        OpId::Recip => (|x| 1.0 / (x + EPSILON * sign_plus(x)), safe_recip),
+        OpId::Sigmoid => (|x| 1.0 / (1.0 + (-x).exp()), activation::sigmoid),
+        OpId::Sqrt => (|x| max_keep_nan(x, 0.0).sqrt(), |t| t.clamp_min(0.0).sqrt()),
+        OpId::Neg => (|x| -x, |t| t.neg()),
+        OpId::Id => (|x| x, |t| t),
+        OpId::Step => (
+            |x| if x.is_nan() { x } else if x > 0.0 { 1.0 } else { 0.0 },
+            |t| t.greater_elem(0.0).float(),
+        ),
+        _ => return None,
+    })
+}
+
+/// Element-wise ops that can turn finite values into non-finite ones (overflow, 1/ε of huge
+/// values): their tensor results are checked.
+fn may_overflow(op: OpId) -> bool {
+    matches!(op, OpId::Exp | OpId::Sq | OpId::Recip)
+}
+
+/// Sum of all elements in f64.
+pub fn sum_f64(t: &Tensor<1>) -> f64 {
+    t.clone().cast(FloatDType::F64).sum().into_scalar::<f64>()
+}
+
+/// True when every element is finite (the f64 sum of f32 values cannot overflow).
+pub fn all_finite(t: &Tensor<1>) -> bool {
+    sum_f64(t).is_finite()
+}
+
+fn check_finite(t: TensorEntry, what: &str) -> Result<TensorEntry, Invalid> {
+    if all_finite(&t.data) {
+        Ok(t)
+    } else {
+        Err(Invalid::new(format!("{what} is not finite (NaN or ±inf)")))
+    }
+}
+
+fn scalar_finite(v: f64, what: &str) -> Result<f64, Invalid> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Invalid::new(format!("{what} is not finite ({v})")))
+    }
+}
+
+fn map_entries(x: Value, f: impl Fn(Entry) -> Result<Entry, Invalid>) -> Result<Value, Invalid> {
+    match x {
+        Value::Number(v) => match f(Entry::Scalar(v))? {
+            Entry::Scalar(v) => Ok(Value::Number(v)),
+            Entry::Tensor(_) => unreachable!("ops map scalars to scalars"),
+        },
+        Value::Entries(es) => Ok(Value::Entries(es.into_iter().map(f).collect::<Result<_, _>>()?)),
+    }
+}
+
+/// Applies a one-argument op (`axis` for `amax`/`asum`). `what` names the expression in messages.
+pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<Value, Invalid> {
+    if let Some((scalar, tensor)) = elementwise(op) {
+        return map_entries(x, |e| match e {
+            Entry::Scalar(v) => Ok(Entry::Scalar(scalar(v))),
+            Entry::Tensor(t) => {
+                let out = TensorEntry { data: tensor(t.data), shape: t.shape };
+                Ok(Entry::Tensor(if may_overflow(op) { check_finite(out, what)? } else { out }))
+            }
+        });
+    }
+    match op {
+        OpId::Softmax | OpId::Logsoftmax | OpId::Minmax | OpId::Normalize => map_entries(x, |e| distribution(op, e)),
+        OpId::Fro | OpId::Normsum | OpId::L1 | OpId::Mean | OpId::Std | OpId::Numel | OpId::Nuc => {
+            map_entries(x, |e| match e {
+                Entry::Tensor(t) => Ok(Entry::Scalar(scalar_finite(reduce(op, &t)?, what)?)),
+                Entry::Scalar(_) => Err(Invalid::new(format!("{what}: this op needs entries with axes, not scalars"))),
+            })
+        }
+        OpId::Amax | OpId::Asum => {
+            let axis = axis.ok_or_else(|| Invalid::new(format!("{what}: missing axis")))?;
+            map_entries(x, |e| match e {
+                Entry::Tensor(t) => reduce_axis(op, t, axis, what),
+                Entry::Scalar(_) => Err(Invalid::new(format!("{what}: a scalar has no axis to reduce"))),
+            })
+        }
+        OpId::Sum | OpId::Avg => aggregate(op, x, what).map(Value::Number),
+        _ => Err(Invalid::new(format!("{what}: not a one-argument op"))),
+    }
+}
+
+/// `softmax`, `logsoftmax`, `minmax`, `normalize` of one entry.
+fn distribution(op: OpId, e: Entry) -> Result<Entry, Invalid> {
+    let t = match e {
+        // The distribution of a single value: softmax 1, the others 0.
+        Entry::Scalar(v) if v.is_nan() => return Ok(Entry::Scalar(v)),
+        Entry::Scalar(_) => return Ok(Entry::Scalar(if op == OpId::Softmax { 1.0 } else { 0.0 })),
+        Entry::Tensor(t) => t,
+    };
+    let n = t.numel();
+    let data = match op {
+        OpId::Softmax | OpId::Logsoftmax => {
+            let last = *t.shape.last().unwrap_or(&1);
+            if last == 0 {
+                return Ok(Entry::Tensor(t));
+            }
+            let rows = n / last;
+            let x = t.data.reshape([rows, last]);
+            let shifted = x.clone() - x.max_dim(1);
+            let out = if op == OpId::Softmax {
+                let e = shifted.exp();
+                e.clone() / e.sum_dim(1)
+            } else {
+                shifted.clone() - shifted.exp().sum_dim(1).log()
+            };
+            out.reshape([n])
+        }
+        OpId::Minmax => {
+            if n == 0 {
+                return Ok(Entry::Tensor(t));
+            }
+            let lo = t.data.clone().min().into_scalar::<f64>();
+            let hi = t.data.clone().max().into_scalar::<f64>();
+            if hi - lo <= EPSILON {
+                t.data.zeros_like()
+            } else {
+                t.data.sub_scalar(lo).div_scalar(hi - lo)
+            }
+        }
+        _ => {
+            // normalize: (x − mean) / std, std unbiased, in f64.
+            if n < 2 {
+                t.data.zeros_like()
+            } else {
+                let mean = sum_f64(&t.data) / n as f64;
+                let centered = t.data.clone().cast(FloatDType::F64).sub_scalar(mean);
+                let var = (centered.clone() * centered).sum().into_scalar::<f64>() / (n as f64 - 1.0);
+                let std = var.sqrt();
+                if std <= EPSILON || !std.is_finite() {
+                    t.data.zeros_like()
+                } else {
+                    t.data.sub_scalar(mean).div_scalar(std)
+                }
+            }
+        }
+    };
+    Ok(Entry::Tensor(TensorEntry { data, shape: t.shape }))
+}
+
+/// A whole-entry reduction, in f64.
+fn reduce(op: OpId, t: &TensorEntry) -> Result<f64, Invalid> {
+    let n = t.numel();
+    if n == 0 && op != OpId::Numel {
+        return Err(Invalid::new("an entry has no elements"));
+    }
+    let x64 = || t.data.clone().cast(FloatDType::F64);
+    Ok(match op {
+        OpId::Fro => {
+            let x = x64();
+            (x.clone() * x).sum().into_scalar::<f64>().sqrt()
+        }
+        OpId::Normsum | OpId::Mean => sum_f64(&t.data) / n as f64,
+        OpId::L1 => x64().abs().sum().into_scalar::<f64>() / n as f64,
+        OpId::Std => {
+            if n < 2 {
+                return Err(Invalid::new("std of an entry with fewer than two elements"));
+            }
+            let mean = sum_f64(&t.data) / n as f64;
+            let c = x64().sub_scalar(mean);
+            ((c.clone() * c).sum().into_scalar::<f64>() / (n as f64 - 1.0)).sqrt()
+        }
+        OpId::Numel => n as f64,
+        OpId::Nuc => nuclear_norm(t)?,
+        _ => unreachable!("not a whole-entry reduction"),
+    })
+}
+
+/// The sum of singular values of a matrix entry, computed on the host in f64.
+fn nuclear_norm(t: &TensorEntry) -> Result<f64, Invalid> {
+    let [rows, cols] = t.shape[..] else {
+        return Err(Invalid::new("nuc needs a matrix"));
+    };
+    let values: Vec<f64> = t.to_vec().into_iter().map(f64::from).collect();
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(Invalid::new("nuc of a matrix with non-finite values"));
+    }
+    let m = nalgebra::DMatrix::from_row_slice(rows, cols, &values);
+    Ok(m.singular_values().sum())
+}
+
+/// `amax`/`asum` along one axis of an entry.
+fn reduce_axis(op: OpId, t: TensorEntry, axis: i64, what: &str) -> Result<Entry, Invalid> {
+    let rank = t.shape.len() as i64;
+    if axis < -rank || axis >= rank {
+        return Err(Invalid::new(format!("{what}: axis {axis} is out of range for shape {:?}", t.shape)));
+    }
+    let k = if axis < 0 { rank + axis } else { axis } as usize;
+    let pre: usize = t.shape[..k].iter().product();
+    let len = t.shape[k];
+    let post: usize = t.shape[k + 1..].iter().product();
+    if len == 0 {
+        return Err(Invalid::new(format!("{what}: axis {axis} is empty")));
+    }
+    let x = t.data.reshape([pre, len, post]);
+    let reduced = match op {
+        OpId::Amax => x.max_dim(1),
+        _ => x.cast(FloatDType::F64).sum_dim(1).cast(FloatDType::F32),
+    };
+    let mut shape = t.shape;
+    shape.remove(k);
+    let data = reduced.reshape([pre * post]);
+    if shape.is_empty() {
+        let v = data.into_scalar::<f64>();
+        return Ok(Entry::Scalar(scalar_finite(v, what)?));
+    }
+    let out = TensorEntry { data, shape };
+    Ok(Entry::Tensor(if op == OpId::Asum { check_finite(out, what)? } else { out }))
+}
+
+/// `sum` and `avg` of a whole value.
+fn aggregate(op: OpId, x: Value, what: &str) -> Result<f64, Invalid> {
+    let entries = match x {
+        Value::Number(v) => return Ok(v),
+        Value::Entries(es) => es,
+    };
+    if entries.is_empty() {
+        return Err(Invalid::new(format!("{what}: the input has no entries on this architecture")));
+    }
+    let n = entries.len() as f64;
+    let mut total = 0.0;
+    for e in &entries {
+        total += match (e, op) {
+            (Entry::Scalar(v), _) => *v,
+            (Entry::Tensor(t), OpId::Sum) => sum_f64(&t.data),
+            (Entry::Tensor(t), _) => {
+                if t.numel() == 0 {
+                    return Err(Invalid::new(format!("{what}: an entry has no elements")));
+                }
+                sum_f64(&t.data) / t.numel() as f64
+            }
+        };
+    }
+    let v = if op == OpId::Avg { total / n } else { total };
+    scalar_finite(v, what)
+}
+
+/// Applies `+ - * /` to two scalars.
+pub fn scalar_binary(op: BinOp, a: f64, b: f64) -> f64 {
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / (b + EPSILON * sign_plus(b)),
+    }
+}
+
+fn tensor_scalar(op: BinOp, t: Tensor<1>, s: f64) -> Tensor<1> {
+    match op {
+        BinOp::Add => t.add_scalar(s),
+        BinOp::Sub => t.sub_scalar(s),
+        BinOp::Mul => t.mul_scalar(s),
+        BinOp::Div => t.mul_scalar(1.0 / (s + EPSILON * sign_plus(s))),
+    }
+}
+
+fn scalar_tensor(op: BinOp, s: f64, t: Tensor<1>) -> Tensor<1> {
+    match op {
+        BinOp::Add => t.add_scalar(s),
+        BinOp::Sub => t.neg().add_scalar(s),
+        BinOp::Mul => t.mul_scalar(s),
+        BinOp::Div => safe_recip(t).mul_scalar(s),
+    }
+}
+
+fn tensor_tensor(op: BinOp, a: Tensor<1>, b: Tensor<1>) -> Tensor<1> {
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a * safe_recip(b),
+    }
+}
+
+fn entry_binary(op: BinOp, a: Entry, b: Entry, what: &str) -> Result<Entry, Invalid> {
+    let out = match (a, b) {
+        (Entry::Scalar(x), Entry::Scalar(y)) => return Ok(Entry::Scalar(scalar_binary(op, x, y))),
+        (Entry::Tensor(t), Entry::Scalar(s)) => TensorEntry { data: tensor_scalar(op, t.data, s), shape: t.shape },
+        (Entry::Scalar(s), Entry::Tensor(t)) => TensorEntry { data: scalar_tensor(op, s, t.data), shape: t.shape },
+        (Entry::Tensor(x), Entry::Tensor(y)) => {
+            if x.shape != y.shape {
+                return Err(Invalid::new(format!("{what}: entries of shapes {:?} and {:?} cannot be combined", x.shape, y.shape)));
+            }
+            TensorEntry { data: tensor_tensor(op, x.data, y.data), shape: x.shape }
+        }
+    };
+    Ok(Entry::Tensor(check_finite(out, what)?))
+}
+
+/// Applies `+ - * /` to two values: aligned entries pairwise, one number broadcast.
+pub fn apply_binary(op: BinOp, a: Value, b: Value, what: &str) -> Result<Value, Invalid> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => Ok(Value::Number(scalar_binary(op, x, y))),
+        (Value::Entries(es), Value::Number(y)) => {
+            Ok(Value::Entries(es.into_iter().map(|e| entry_binary(op, e, Entry::Scalar(y), what)).collect::<Result<_, _>>()?))
+        }
+        (Value::Number(x), Value::Entries(es)) => {
+            Ok(Value::Entries(es.into_iter().map(|e| entry_binary(op, Entry::Scalar(x), e, what)).collect::<Result<_, _>>()?))
+        }
+        (Value::Entries(xs), Value::Entries(ys)) => {
+            if xs.len() != ys.len() {
+                return Err(Invalid::new(format!("{what}: {} entries cannot be paired with {}", xs.len(), ys.len())));
+            }
+            Ok(Value::Entries(
+                xs.into_iter().zip(ys).map(|(x, y)| entry_binary(op, x, y, what)).collect::<Result<_, _>>()?,
+            ))
+        }
+    }
+}
+
+/// `matmul` of two values with aligned matrix entries.
+pub fn apply_matmul(a: Value, b: Value, what: &str) -> Result<Value, Invalid> {
+    let (Value::Entries(xs), Value::Entries(ys)) = (a, b) else {
+        return Err(Invalid::new(format!("{what}: matmul needs matrix entries")));
+    };
+    if xs.len() != ys.len() {
+        return Err(Invalid::new(format!("{what}: {} entries cannot be paired with {}", xs.len(), ys.len())));
+    }
+    let mut out = vec![];
+    for (x, y) in xs.into_iter().zip(ys) {
+        let (Entry::Tensor(x), Entry::Tensor(y)) = (x, y) else {
+            return Err(Invalid::new(format!("{what}: matmul needs matrix entries")));
+        };
+        let (&[m, k1], &[k2, n]) = (&x.shape[..], &y.shape[..]) else {
+            return Err(Invalid::new(format!("{what}: matmul needs matrix entries")));
+        };
+        if k1 != k2 {
+            return Err(Invalid::new(format!("{what}: inner sizes differ ({m}×{k1} times {k2}×{n})")));
+        }
+        let p = x.data.reshape([m, k1]).matmul(y.data.reshape([k2, n])).reshape([m * n]);
+        out.push(Entry::Tensor(check_finite(TensorEntry { data: p, shape: vec![m, n] }, what)?));
+    }
+    Ok(Value::Entries(out))
+}

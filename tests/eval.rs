@@ -1,0 +1,314 @@
+//! The interpreter and op semantics against values computed independently in f64 here.
+
+use burn::tensor::Device;
+use lpzero::eval::{Interpreter, Invalid, ProxyInputs, TensorEntry};
+use lpzero::lang::table::InputId;
+use lpzero::lang::{check_proxy, diagnostic::code, parse_expr, Env, Proxy};
+use proptest::prelude::*;
+
+const EPS: f64 = 1e-9;
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn entry(shape: &[usize], values: &[f64]) -> TensorEntry {
+    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+    TensorEntry::from_f32(shape, &v, &device()).unwrap()
+}
+
+/// The f32 value the tensors actually hold, in f64.
+fn f32v(values: &[f64]) -> Vec<f64> {
+    values.iter().map(|&x| x as f32 as f64).collect()
+}
+
+/// One weight matrix [2, 3] with a zero, negatives, a single large value.
+const W0: [f64; 6] = [-2.0, 0.0, 1.0, 3.0, -0.5, 100.0];
+
+fn inputs_w(values: &[f64]) -> ProxyInputs {
+    let mut inputs = ProxyInputs::new(device());
+    inputs.insert(InputId::W, vec![entry(&[2, 3], values)]).unwrap();
+    inputs
+}
+
+fn score(src: &str, inputs: &ProxyInputs) -> Result<f64, Invalid> {
+    let proxy = Proxy::parse(src).unwrap_or_else(|d| panic!("{src}: {d:?}"));
+    Interpreter::new(inputs).score(&proxy.typed)
+}
+
+fn close(got: f64, want: f64, rel: f64) -> bool {
+    (got - want).abs() <= rel * want.abs().max(1e-12)
+}
+
+#[track_caller]
+fn assert_score(src: &str, inputs: &ProxyInputs, want: f64) {
+    let got = score(src, inputs).unwrap_or_else(|e| panic!("{src}: invalid: {e}"));
+    assert!(close(got, want, 1e-5), "{src}: got {got}, want {want}");
+}
+
+#[test]
+fn elementwise_ops_with_zeros_negatives_and_large_values() {
+    let x = f32v(&W0);
+    let inputs = inputs_w(&W0);
+    let sum = |f: &dyn Fn(f64) -> f64| x.iter().map(|&v| f(v)).sum::<f64>();
+    assert_score("sum(log(W))", &inputs, sum(&|v| v.max(EPS).ln()));
+    assert_score("sum(abslog(W))", &inputs, sum(&|v| v.abs().max(EPS).ln()));
+    assert_score("sum(abs(W))", &inputs, sum(&|v| v.abs()));
+    assert_score("sum(sq(W))", &inputs, sum(&|v| v * v));
+    assert_score("sum(relu(W))", &inputs, sum(&|v| v.max(0.0)));
+    assert_score("sum(sqrt(W))", &inputs, sum(&|v| v.max(0.0).sqrt()));
+    assert_score("sum(neg(W))", &inputs, sum(&|v| -v));
+    assert_score("sum(-W)", &inputs, sum(&|v| -v));
+    assert_score("sum(id(W))", &inputs, sum(&|v| v));
+    assert_score("sum(step(W))", &inputs, 3.0);
+    assert_score("sum(sigmoid(W))", &inputs, sum(&|v| 1.0 / (1.0 + (-v).exp())));
+    // recip: 1/(x + ε·sign(x)), sign(0) = +1, so recip(0) = 1e9.
+    assert_score("sum(recip(W))", &inputs, sum(&|v| 1.0 / (v + EPS * if v < 0.0 { -1.0 } else { 1.0 })));
+    // exp(100) overflows f32: the proxy is invalid, and says why.
+    let err = score("sum(exp(W))", &inputs).unwrap_err();
+    assert!(err.reason.contains("not finite"), "{err}");
+    let small = inputs_w(&[-2.0, 0.0, 1.0, 3.0, -0.5, 10.0]);
+    assert_score("sum(exp(W))", &small, f32v(&[-2.0, 0.0, 1.0, 3.0, -0.5, 10.0]).iter().map(|v| v.exp()).sum());
+}
+
+#[test]
+fn softmax_runs_along_the_last_axis() {
+    let x = f32v(&W0);
+    let inputs = inputs_w(&W0);
+    // Each row of [2, 3] sums to 1, so the whole sums to 2 (not 1 over all elements, not 3 along axis 0).
+    assert_score("sum(softmax(W))", &inputs, 2.0);
+    let mut want = 0.0;
+    let mut want_log = 0.0;
+    for row in x.chunks(3) {
+        let m = row.iter().cloned().fold(f64::MIN, f64::max);
+        let z: f64 = row.iter().map(|v| (v - m).exp()).sum();
+        want += row.iter().map(|v| ((v - m).exp() / z).powi(2)).sum::<f64>();
+        want_log += row.iter().map(|v| v - m - z.ln()).sum::<f64>();
+    }
+    assert_score("sum(sq(softmax(W)))", &inputs, want);
+    assert_score("sum(logsoftmax(W))", &inputs, want_log);
+}
+
+#[test]
+fn distribution_ops_work_on_all_elements_of_an_entry() {
+    let x = f32v(&W0);
+    let inputs = inputs_w(&W0);
+    let (lo, hi) = (-2.0, 100.0);
+    assert_score("sum(sq(minmax(W)))", &inputs, x.iter().map(|v| ((v - lo) / (hi - lo)).powi(2)).sum());
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let std = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    assert_score("sum(sq(normalize(W)))", &inputs, x.iter().map(|v| ((v - mean) / std).powi(2)).sum());
+    assert_score("sum(std(W))", &inputs, std);
+    // Constant entries: minmax and normalize give zeros rather than dividing by 0.
+    let flat = inputs_w(&[3.0; 6]);
+    assert_score("sum(minmax(W)) + 1", &flat, 1.0);
+    assert_score("sum(normalize(W)) + 1", &flat, 1.0);
+    // On a scalar: softmax 1, logsoftmax, minmax and normalize 0.
+    assert_score("sum(softmax(fro(W)))", &inputs, 1.0);
+    assert_score("sum(logsoftmax(fro(W))) + 5", &inputs, 5.0);
+    assert_score("sum(minmax(fro(W))) + sum(normalize(fro(W))) + 5", &inputs, 5.0);
+}
+
+#[test]
+fn reductions_accumulate_over_the_entry() {
+    let x = f32v(&W0);
+    let inputs = inputs_w(&W0);
+    let n = x.len() as f64;
+    assert_score("sum(fro(W))", &inputs, x.iter().map(|v| v * v).sum::<f64>().sqrt());
+    assert_score("sum(mean(W))", &inputs, x.iter().sum::<f64>() / n);
+    assert_score("sum(normsum(W))", &inputs, x.iter().sum::<f64>() / n);
+    assert_score("sum(l1(W))", &inputs, x.iter().map(|v| v.abs()).sum::<f64>() / n);
+    assert_score("sum(numel(W))", &inputs, 6.0);
+    // Nuclear norm of a 2×3 matrix: singular values are the square roots of the eigenvalues of
+    // the 2×2 matrix M = W Wᵀ, which have a closed form.
+    let (r0, r1) = (&x[0..3], &x[3..6]);
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+    let (a, b, d) = (dot(r0, r0), dot(r0, r1), dot(r1, r1));
+    let tr = a + d;
+    let disc = ((a - d).powi(2) + 4.0 * b * b).sqrt();
+    let nuc = ((tr + disc) / 2.0).sqrt() + ((tr - disc) / 2.0).max(0.0).sqrt();
+    assert_score("sum(nuc(W))", &inputs, nuc);
+    // Axis reductions: [2, 3] → max over axis 0 is [3, 0, 100]; over the last axis [1, 100].
+    assert_score("sum(amax(W, 0))", &inputs, 103.0);
+    assert_score("sum(amax(W, -1))", &inputs, 101.0);
+    assert_score("sum(sq(asum(W, 1)))", &inputs, (x[0] + x[1] + x[2]).powi(2) + (x[3] + x[4] + x[5]).powi(2));
+    assert_score("sum(sq(asum(W, 0)))", &inputs, (0..3).map(|j| (x[j] + x[j + 3]).powi(2)).sum());
+}
+
+#[test]
+fn std_of_one_element_is_invalid() {
+    let mut inputs = ProxyInputs::new(device());
+    inputs.insert(InputId::W, vec![entry(&[1, 1], &[4.0])]).unwrap();
+    let err = score("sum(std(W))", &inputs).unwrap_err();
+    assert!(err.reason.contains("fewer than two"), "{err}");
+}
+
+#[test]
+fn nan_in_an_input_makes_the_proxy_invalid_and_names_the_input() {
+    let inputs = inputs_w(&[1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0]);
+    let err = score("sum(relu(W))", &inputs).unwrap_err();
+    assert!(err.reason.contains("W[0]") && err.reason.contains("NaN"), "{err}");
+    // A proxy that does not read W is unaffected.
+    assert_score("2 + 3", &inputs, 5.0);
+}
+
+#[test]
+fn missing_and_empty_inputs_are_invalid() {
+    let inputs = inputs_w(&W0);
+    assert!(score("sum(fro(G))", &inputs).unwrap_err().reason.contains("G was not gathered"));
+    let mut empty = ProxyInputs::new(device());
+    empty.insert(InputId::A, vec![]).unwrap();
+    assert!(score("sum(fro(A))", &empty).unwrap_err().reason.contains("no entries"));
+}
+
+#[test]
+fn binary_ops_and_broadcasting() {
+    let x = f32v(&W0);
+    let inputs = inputs_w(&W0);
+    assert_score("sum(W / 2)", &inputs, x.iter().sum::<f64>() / 2.0);
+    assert_score("sum(2 - W)", &inputs, x.iter().map(|v| 2.0 - v).sum());
+    assert_score("sum(1 / (abs(W) + 1))", &inputs, x.iter().map(|v| 1.0 / (v.abs() + 1.0)).sum());
+    // A per-entry scalar broadcasts over the entry.
+    let fro = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    assert_score("sum(W / fro(W))", &inputs, x.iter().sum::<f64>() / fro);
+    // Division by an exact zero uses ε: 1 / (0 + ε).
+    assert_score("sum(1 / (W - W))", &inputs, 6.0 / EPS);
+    assert_score("2 * 3 - 8 / 4", &inputs, 4.0);
+}
+
+/// Two linear layers with their gradients, one FFN activation with its gradient, one attention
+/// layer: the inputs of the stdlib tests.
+fn small_model() -> (ProxyInputs, Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let w = vec![vec![0.5, -1.0, 2.0, 0.25], vec![1.0, -2.0, 0.5, 3.0, -1.5, 0.75]];
+    let g = vec![vec![0.1, 0.2, -0.3, 0.05], vec![-0.4, 0.1, 0.0, 0.2, 0.3, -0.1]];
+    let mut inputs = ProxyInputs::new(device());
+    inputs.insert(InputId::W, vec![entry(&[2, 2], &w[0]), entry(&[3, 2], &w[1])]).unwrap();
+    inputs.insert(InputId::G, vec![entry(&[2, 2], &g[0]), entry(&[3, 2], &g[1])]).unwrap();
+    // S: batch 1, 2 heads, 2 queries, 2 keys; each row sums to 1.
+    let s = [0.9, 0.1, 0.3, 0.7, 0.5, 0.5, 0.2, 0.8];
+    inputs.insert(InputId::S, vec![entry(&[1, 2, 2, 2], &s)]).unwrap();
+    (inputs, w.into_iter().map(|v| f32v(&v)).collect(), g.into_iter().map(|v| f32v(&v)).collect())
+}
+
+#[test]
+fn stdlib_snip_gradnorm_and_attention_confidence_on_hand_built_inputs() {
+    let (inputs, w, g) = small_model();
+    let snip: f64 = w.iter().zip(&g).flat_map(|(w, g)| w.iter().zip(g).map(|(a, b)| (a * b).abs())).sum();
+    let grad_norm: f64 = g.iter().map(|g| g.iter().map(|v| v * v).sum::<f64>().sqrt()).sum();
+    let s = f32v(&[0.9, 0.1, 0.3, 0.7, 0.5, 0.5, 0.2, 0.8]);
+    let confidence = s.chunks(2).map(|row| row[0].max(row[1])).sum::<f64>() / 4.0;
+    for (name, want) in [("snip", snip), ("grad_norm", grad_norm), ("attention_confidence", confidence)] {
+        let def = lpzero::lang::stdlib::definitions().into_iter().find(|d| d.name == name).unwrap();
+        let got = Interpreter::new(&inputs).score(&def.typed).unwrap();
+        assert!(close(got, want, 1e-6), "{name}: got {got}, want {want}");
+    }
+}
+
+#[test]
+fn alignment_pairs_each_gradient_with_its_own_weight() {
+    let (inputs, w, g) = small_model();
+    // Σ_l Σ w·g, pairing layer l's weight with layer l's gradient.
+    let want: f64 = w.iter().zip(&g).map(|(w, g)| w.iter().zip(g).map(|(a, b)| a * b).sum::<f64>()).sum();
+    assert_score("sum(G * W)", &inputs, want);
+    // Per-layer scalars pair the same way: Σ_l fro(W_l)·fro(G_l).
+    let fro = |v: &Vec<f64>| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert_score("sum(fro(W) * fro(G))", &inputs, fro(&w[0]) * fro(&g[0]) + fro(&w[1]) * fro(&g[1]));
+    // Entries that do not correspond are rejected before evaluation.
+    let err = check_proxy(&parse_expr("sum(S * W)").unwrap(), &Env::new()).unwrap_err();
+    assert_eq!(err[0].code, code::MISALIGNED);
+}
+
+#[test]
+fn avg_is_the_mean_over_entries_of_entry_means() {
+    let (inputs, w, _) = small_model();
+    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    assert_score("avg(W)", &inputs, (mean(&w[0]) + mean(&w[1])) / 2.0);
+    assert_score("sum(W)", &inputs, w.iter().flatten().sum());
+}
+
+#[test]
+fn inputs_are_not_modified_by_ops() {
+    let inputs = inputs_w(&W0);
+    let before = inputs.get(InputId::W).unwrap()[0].to_vec();
+    for p in ["sum(log(W))", "sum(relu(W))", "sum(softmax(W))", "sum(normalize(W))", "sum(W / (W - W))"] {
+        let _ = score(p, &inputs);
+    }
+    assert_eq!(inputs.get(InputId::W).unwrap()[0].to_vec(), before);
+}
+
+#[test]
+fn inputs_are_checked_against_the_table() {
+    let mut inputs = ProxyInputs::new(device());
+    assert!(inputs.insert(InputId::W, vec![entry(&[6], &W0)]).is_err(), "W entries are matrices");
+    inputs.insert(InputId::W, vec![entry(&[2, 3], &W0)]).unwrap();
+    assert!(inputs.insert(InputId::G, vec![entry(&[3, 2], &W0)]).is_err(), "G[i] has W[i]'s shape");
+    assert!(inputs.insert(InputId::G, vec![entry(&[2, 3], &W0), entry(&[2, 3], &W0)]).is_err(), "one G per W");
+    assert!(TensorEntry::from_f32(&[2, 2], &[1.0], &device()).is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property tests: memoisation changes nothing, and random trees on random inputs never panic.
+
+fn tree() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![Just("W".to_owned()), Just("G".to_owned()), (1u32..5).prop_map(|n| n.to_string())];
+    let unary = prop::sample::select(vec![
+        "log", "abslog", "abs", "sq", "exp", "normalize", "relu", "recip", "fro", "normsum", "l1", "softmax", "sigmoid",
+        "logsoftmax", "sqrt", "neg", "minmax", "mean", "std", "id", "step", "numel",
+    ]);
+    leaf.prop_recursive(5, 24, 2, move |inner| {
+        prop_oneof![
+            (unary.clone(), inner.clone()).prop_map(|(op, x)| format!("{op}({x})")),
+            (prop::sample::select(vec!["+", "-", "*", "/"]), inner.clone(), inner.clone())
+                .prop_map(|(op, a, b)| format!("({a} {op} {b})")),
+            (prop::sample::select(vec!["amax", "asum"]), inner, prop::sample::select(vec![0, 1, -1]))
+                .prop_map(|(op, x, k)| format!("{op}({x}, {k})")),
+        ]
+    })
+}
+
+/// Well-typed proxies only: random trees the checker accepts, aggregated.
+fn proxy() -> impl Strategy<Value = Proxy> {
+    (tree(), prop::bool::ANY).prop_filter_map("ill-typed", |(t, avg)| {
+        Proxy::parse(&format!("{}({t})", if avg { "avg" } else { "sum" })).ok()
+    })
+}
+
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => -3.0f64..3.0,
+        1 => Just(0.0),
+        1 => prop::sample::select(vec![1e30, -1e30, 1e-30, 200.0, f64::NAN, f64::INFINITY]),
+    ]
+}
+
+fn random_inputs() -> impl Strategy<Value = ProxyInputs> {
+    (1usize..3, 1usize..4, 1usize..4).prop_flat_map(|(layers, rows, cols)| {
+        prop::collection::vec(value(), 2 * layers * rows * cols).prop_map(move |vals| {
+            let mut inputs = ProxyInputs::new(device());
+            let n = rows * cols;
+            let make = |k: usize| (0..layers).map(|l| entry(&[rows, cols], &vals[(k * layers + l) * n..][..n])).collect();
+            inputs.insert(InputId::W, make(0)).unwrap();
+            inputs.insert(InputId::G, make(1)).unwrap();
+            inputs
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn memo_gives_the_same_results_as_plain_evaluation(proxies in prop::collection::vec(proxy(), 1..6), inputs in random_inputs()) {
+        let mut memo = Interpreter::new(&inputs);
+        for p in &proxies {
+            let with = memo.score(&p.typed);
+            let without = Interpreter::without_memo(&inputs).score(&p.typed);
+            match (with, without) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a.to_bits(), b.to_bits(), "{}", p.text()),
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                (a, b) => prop_assert!(false, "{}: memo {:?} vs plain {:?}", p.text(), a, b),
+            }
+        }
+    }
+}
