@@ -28,12 +28,12 @@ fn main() -> anyhow::Result<()> {
 
     // The same proxy written as Rust code: it builds the tree the parser builds.
     let built = sum(abs(G * W));
-    let typed = built.check().map_err(|d| anyhow::anyhow!("{d:?}"))?;
-    println!("{built:<24} = {:.6}", interpreter.score(&typed)?);
+    let typed = built.check()?;
+    println!("{:<24} = {:.6}", built.to_string(), interpreter.score(&typed)?);
 
     // A new proxy: gradient-to-weight norm ratio per layer, summed.
     let ratio = sum(fro(G) / fro(W));
-    let typed = ratio.check().map_err(|d| anyhow::anyhow!("{d:?}"))?;
-    println!("{ratio:<24} = {:.6}", interpreter.score(&typed)?);
+    let typed = ratio.check()?;
+    println!("{:<24} = {:.6}", ratio.to_string(), interpreter.score(&typed)?);
     Ok(())
 }

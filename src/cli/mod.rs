@@ -27,7 +27,7 @@ pub enum Command {
     Lint(LintArgs),
     /// Rewrite proxy files into canonical form.
     Fmt(FmtArgs),
-    /// List the inputs and ops of the language.
+    /// List the inputs, ops and diagnostic codes of the language.
     Ops(OpsArgs),
 }
 
@@ -267,7 +267,8 @@ pub fn ops(args: &OpsArgs) -> ExitCode {
     match args.format {
         OpsFormat::Markdown => {
             println!("{}", table::inputs_markdown());
-            print!("{}", table::ops_markdown());
+            println!("{}", table::ops_markdown());
+            print!("{}", diagnostic::codes_markdown());
         }
         OpsFormat::Json => {
             #[derive(Serialize)]

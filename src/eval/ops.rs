@@ -30,6 +30,8 @@ impl Invalid {
 }
 
 /// One entry of a value.
+// Tensor entries are the common case; boxing them to shrink scalars would cost more than it saves.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Entry {
     /// A per-entry scalar (after a reduction), in f64.

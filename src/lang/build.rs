@@ -12,7 +12,7 @@
 //! canonical text and [`ProxyExpr::check`] runs the same checker.
 
 use super::check::{check_proxy, Env, Typed};
-use super::diagnostic::Diagnostic;
+use super::diagnostic::CheckError;
 use super::syntax::{BinOp, Expr, ExprKind};
 use super::table::InputId;
 use std::fmt;
@@ -33,8 +33,8 @@ impl ProxyExpr {
     }
 
     /// Type-checks it as a proxy (one number per architecture).
-    pub fn check(&self) -> Result<Typed, Vec<Diagnostic>> {
-        check_proxy(&self.0, &Env::new())
+    pub fn check(&self) -> Result<Typed, CheckError> {
+        check_proxy(&self.0, &Env::new()).map_err(CheckError)
     }
 
     /// A call of any op by name, for ops chosen at run time.

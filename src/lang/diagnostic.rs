@@ -69,6 +69,19 @@ codes! {
     REDUNDANT_AGGREGATE = "L109", "redundant-aggregate", Warning, "An aggregation of a value that is already one number does nothing.";
 }
 
+/// The diagnostic codes as a Markdown table (for `lpzero ops --format markdown` and the README).
+pub fn codes_markdown() -> String {
+    let mut out = String::from("| code | name | severity | meaning |\n|---|---|---|---|\n");
+    for c in CODES {
+        let sev = match c.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", c.code, c.name, sev, c.rationale));
+    }
+    out
+}
+
 /// The declaration of a code.
 pub fn code_info(code: &str) -> Option<&'static CodeInfo> {
     CODES.iter().find(|c| c.code == code)
@@ -132,6 +145,11 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 }
+
+/// Diagnostics as one error value, for `?` in code that embeds the language.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{}", .0.iter().map(|d| format!("{}: {}", d.code, d.message)).collect::<Vec<_>>().join("; "))]
+pub struct CheckError(pub Vec<Diagnostic>);
 
 /// A 1-based line and column (in characters) of a byte offset.
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {

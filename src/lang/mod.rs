@@ -34,9 +34,9 @@ pub struct Proxy {
 
 impl Proxy {
     /// Parses and checks one proxy expression. Lint warnings do not stop it; errors do.
-    pub fn parse(src: &str) -> Result<Proxy, Vec<Diagnostic>> {
-        let expr = parse_expr(src).map_err(|d| vec![d])?;
-        let typed = check_proxy(&expr, &Env::new())?;
+    pub fn parse(src: &str) -> Result<Proxy, diagnostic::CheckError> {
+        let expr = parse_expr(src).map_err(|d| diagnostic::CheckError(vec![d]))?;
+        let typed = check_proxy(&expr, &Env::new()).map_err(diagnostic::CheckError)?;
         Ok(Proxy { name: print_expr(&expr), typed: std::sync::Arc::new(typed) })
     }
 
