@@ -10,3 +10,5 @@
 pub mod lang;
 pub mod cli;
 pub mod eval;
+pub mod bench;
+pub mod models;

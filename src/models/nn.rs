@@ -1,0 +1,167 @@
+//! Building blocks shared by the model families, written on plain burn tensors, and the
+//! [`Recorder`] through which a forward pass exposes what the proxy inputs need.
+
+use super::params::ParamStore;
+use burn::tensor::{activation, Device, Tensor};
+
+/// What a forward pass records for the proxy inputs. Each recorded activation passes through a
+/// zero "probe" leaf (`x + 0`), whose gradient after the backward pass is the gradient of the
+/// loss with respect to that activation.
+#[derive(Default)]
+pub struct Recorder {
+    /// Record at all (off when training or when only the loss is wanted).
+    pub enabled: bool,
+    /// FFN non-linearity outputs `[batch, token, unit]` with their probes.
+    pub ffn_act: Vec<(Tensor<3>, Tensor<3>)>,
+    /// Per-head attention outputs `[batch, head, token, dim]` with their probes.
+    pub heads: Vec<(Tensor<4>, Tensor<4>)>,
+    /// Attention probabilities `[batch, head, query, key]`.
+    pub attn_probs: Vec<Tensor<4>>,
+    /// The input embeddings `[batch, token, dim]` with their probe.
+    pub embeddings: Option<(Tensor<3>, Tensor<3>)>,
+    /// Names of the block linear weights, in forward order.
+    pub linear: Vec<String>,
+}
+
+impl Recorder {
+    /// A recorder that records.
+    pub fn on() -> Self {
+        Recorder { enabled: true, ..Recorder::default() }
+    }
+
+    fn probe<const D: usize>(&self, x: &Tensor<D>) -> Option<Tensor<D>> {
+        if !self.enabled || !x.is_autodiff() {
+            return None;
+        }
+        Some(Tensor::<D>::zeros(x.shape(), &x.device()).require_grad())
+    }
+
+    /// Records an FFN activation and returns it (through its probe).
+    pub fn ffn_act(&mut self, x: Tensor<3>) -> Tensor<3> {
+        match self.probe(&x) {
+            Some(p) => {
+                self.ffn_act.push((x.clone().detach(), p.clone()));
+                x + p
+            }
+            None => x,
+        }
+    }
+
+    /// Records per-head attention outputs and returns them (through the probe).
+    pub fn heads(&mut self, x: Tensor<4>) -> Tensor<4> {
+        match self.probe(&x) {
+            Some(p) => {
+                self.heads.push((x.clone().detach(), p.clone()));
+                x + p
+            }
+            None => x,
+        }
+    }
+
+    /// Records attention probabilities.
+    pub fn attn_probs(&mut self, p: &Tensor<4>) {
+        if self.enabled {
+            self.attn_probs.push(p.clone().detach());
+        }
+    }
+
+    /// Records the input embeddings and returns them (through the probe).
+    pub fn embeddings(&mut self, x: Tensor<3>) -> Tensor<3> {
+        match self.probe(&x) {
+            Some(p) => {
+                self.embeddings = Some((x.clone().detach(), p.clone()));
+                x + p
+            }
+            None => x,
+        }
+    }
+
+    /// Records that a block linear layer's weight was used.
+    pub fn linear(&mut self, name: &str) {
+        if self.enabled {
+            self.linear.push(name.to_owned());
+        }
+    }
+}
+
+/// `x · Wᵀ + b` on the last axis, with `W` stored `[out, in]` under `{name}.weight` and the bias
+/// under `{name}.bias` (if declared).
+pub fn linear(p: &ParamStore, name: &str, x: Tensor<3>) -> Tensor<3> {
+    let [b, t, i] = x.dims();
+    let w = p.matrix(&format!("{name}.weight"));
+    let out = w.dims()[0];
+    let mut y = x.reshape([b * t, i]).matmul(w.transpose());
+    let bias = format!("{name}.bias");
+    if p.has(&bias) {
+        y = y + p.vector(&bias).reshape([1, out]);
+    }
+    y.reshape([b, t, out])
+}
+
+/// LayerNorm over the last axis with `{name}.weight` (γ) and `{name}.bias` (β).
+pub fn layer_norm(p: &ParamStore, name: &str, x: Tensor<3>, eps: f64) -> Tensor<3> {
+    let n = x.dims()[2];
+    let mean = x.clone().mean_dim(2);
+    let centered = x - mean;
+    let var = (centered.clone() * centered.clone()).mean_dim(2);
+    let normed = centered / (var + eps).sqrt();
+    normed * p.vector(&format!("{name}.weight")).reshape([1, 1, n]) + p.vector(&format!("{name}.bias")).reshape([1, 1, n])
+}
+
+/// Exact GELU, `x·Φ(x)` with the error function.
+pub fn gelu(x: Tensor<3>) -> Tensor<3> {
+    let erf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2).erf();
+    x * (erf + 1.0) * 0.5
+}
+
+/// GPT-2's `gelu_new`, the tanh approximation.
+pub fn gelu_tanh(x: Tensor<3>) -> Tensor<3> {
+    activation::gelu_approximate(x)
+}
+
+/// How attention scores are masked.
+#[derive(Clone, Debug)]
+pub enum AttnMask {
+    /// Keys at padded positions get −10000 added (`[batch, 1, 1, key]` additive mask).
+    Padding(Tensor<4>),
+    /// Scores of future keys are replaced by −10000 (GPT-2's causal mask).
+    Causal,
+}
+
+/// Multi-head scaled dot-product attention on projected `q, k, v` (`[batch, token, heads·d]`):
+/// returns the per-head outputs `[batch, head, token, d]` and records them and the probabilities.
+pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize, mask: &AttnMask, rec: &mut Recorder) -> Tensor<4> {
+    let [b, t, width] = q.dims();
+    let d = width / heads;
+    let split = |x: Tensor<3>| x.reshape([b, t, heads, d]).swap_dims(1, 2);
+    let (q, k, v) = (split(q), split(k), split(v));
+    let mut scores = q.matmul(k.swap_dims(2, 3)) / (d as f64).sqrt();
+    match mask {
+        AttnMask::Padding(add) => scores = scores + add.clone(),
+        AttnMask::Causal => {
+            let keep = causal_keep(t, &scores.device());
+            scores = scores * keep.clone() + (keep.neg() + 1.0) * -10000.0;
+        }
+    }
+    let probs = activation::softmax(scores, 3);
+    rec.attn_probs(&probs);
+    let ctx = probs.matmul(v);
+    rec.heads(ctx)
+}
+
+/// `[1, 1, t, t]` with 1 where a query may see a key (key ≤ query), else 0.
+pub fn causal_keep(t: usize, device: &Device) -> Tensor<4> {
+    let mut v = vec![0f32; t * t];
+    for q in 0..t {
+        for k in 0..=q {
+            v[q * t + k] = 1.0;
+        }
+    }
+    Tensor::<4>::from_data(burn::tensor::TensorData::new(v, [1, 1, t, t]), device)
+}
+
+/// Merges per-head outputs `[batch, head, token, d]` back to `[batch, token, head·d]`.
+pub fn merge_heads(x: Tensor<4>) -> Tensor<3> {
+    let [b, h, t, d] = x.dims();
+    x.swap_dims(1, 2).reshape([b, t, h * d])
+}
