@@ -12,3 +12,4 @@ pub mod cli;
 pub mod eval;
 pub mod bench;
 pub mod models;
+pub mod gather;

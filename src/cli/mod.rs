@@ -4,7 +4,11 @@
 //! warnings with `--deny-warnings`, or files that `fmt --check` would change), 2 usage or I/O
 //! errors. Human output goes to stderr; `--format json` writes one JSON document to stdout.
 
+use crate::bench::Benchmark;
 use crate::lang::{self, diagnostic, table, Severity};
+use crate::gather::{self, text::Corpus, GatherOptions};
+use crate::lang::Proxy;
+use crate::models::{self, Fidelity};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
@@ -29,6 +33,103 @@ pub enum Command {
     Fmt(FmtArgs),
     /// List the inputs, ops and diagnostic codes of the language.
     Ops(OpsArgs),
+    /// Parameter counts of every architecture of a benchmark, from the built models.
+    Params(ParamsArgs),
+    /// Score one architecture with one proxy: gather its inputs, evaluate, report.
+    Score(ScoreArgs),
+}
+
+/// Where the minibatch and the models come from (shared by the commands that run models).
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// Seed for parameters and masking.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Sequences per minibatch [default: FlexiBERT 8, GPT-2 4; the paper: 128 and 16].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Tokens per sequence [default: 128; the paper: FlexiBERT 512, GPT-2 192].
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Text file for the minibatch [default: the built-in text; the benchmarks' own runs use
+    /// ../shared/data/corpus/wikitext-2-valid.txt].
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Which FlexiBERT networks to build.
+    #[arg(long, value_enum, default_value_t = Fidelity::Trained)]
+    pub fidelity: Fidelity,
+}
+
+impl ModelArgs {
+    /// The gather options for a benchmark family.
+    pub fn options(&self, family: crate::bench::Family) -> GatherOptions {
+        let d = GatherOptions::defaults(family);
+        GatherOptions {
+            batch: self.batch.unwrap_or(d.batch),
+            seq_len: self.seq_len.unwrap_or(d.seq_len),
+            seed: self.seed,
+            fidelity: self.fidelity,
+        }
+    }
+
+    /// The corpus.
+    pub fn corpus(&self) -> anyhow::Result<Corpus> {
+        Ok(match &self.corpus {
+            Some(p) => Corpus::new(
+                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read corpus {}: {e}", p.display()))?,
+                p.display().to_string(),
+            ),
+            None => Corpus::builtin(),
+        })
+    }
+}
+
+/// Arguments of `lpzero score`.
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    /// A FlexiBERT JSON file or a GPT-2 benchmark directory.
+    #[arg(long)]
+    pub bench: PathBuf,
+    /// The architecture id (`0`..`499`, `config_3_j7`).
+    #[arg(long)]
+    pub arch: String,
+    /// A proxy file, optionally `FILE:NAME` to pick one definition (repeatable).
+    #[arg(long, value_name = "FILE[:NAME]")]
+    pub proxy: Vec<String>,
+    /// A proxy expression (repeatable).
+    #[arg(short = 'e', long = "expr", value_name = "EXPR")]
+    pub exprs: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Model and minibatch options.
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Output format of tables of numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Aligned columns.
+    Table,
+    /// One JSON document.
+    Json,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+/// Arguments of `lpzero params`.
+#[derive(Debug, clap::Args)]
+pub struct ParamsArgs {
+    /// A FlexiBERT JSON file or a GPT-2 benchmark directory.
+    #[arg(long)]
+    pub bench: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+    /// Which FlexiBERT networks to build.
+    #[arg(long, value_enum, default_value_t = Fidelity::Trained)]
+    pub fidelity: Fidelity,
 }
 
 /// Output format of `lint`.
@@ -107,7 +208,70 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint(&args),
         Command::Fmt(args) => fmt(&args),
         Command::Ops(args) => ops(&args),
+        Command::Params(args) => edge(params(&args)),
+        Command::Score(args) => edge(score(&args)),
     }
+}
+
+/// Prints an error from a command that does I/O or model work and exits 2.
+fn edge(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `lpzero params`: counts on stdout (table, CSV or JSON).
+pub fn params(args: &ParamsArgs) -> anyhow::Result<()> {
+    let bench = Benchmark::load(&args.bench)?;
+    let fields = models::count_fields(&bench);
+    let mut rows = vec![];
+    for arch in models::archs(&bench) {
+        rows.push(models::count(arch, args.fidelity)?);
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        TableFormat::Json => {
+            let doc: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut m = serde_json::Map::new();
+                    m.insert("id".into(), r.id.clone().into());
+                    for (k, v) in &r.fields {
+                        m.insert((*k).into(), (*v).into());
+                    }
+                    serde_json::Value::Object(m)
+                })
+                .collect();
+            let doc = serde_json::json!({ "family": bench.family(), "fidelity": args.fidelity, "architectures": doc });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        TableFormat::Csv => {
+            writeln!(out, "id,{}", fields.join(","))?;
+            for r in &rows {
+                let vals: Vec<String> = r.fields.iter().map(|(_, v)| v.to_string()).collect();
+                writeln!(out, "{},{}", r.id, vals.join(","))?;
+            }
+        }
+        TableFormat::Table => {
+            write!(out, "{:<14}", "id")?;
+            for f in fields {
+                write!(out, "{f:>14}")?;
+            }
+            writeln!(out)?;
+            for r in &rows {
+                write!(out, "{:<14}", r.id)?;
+                for (_, v) in &r.fields {
+                    write!(out, "{v:>14}")?;
+                }
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One source that `lint` checks: a file or an `-e` expression.
@@ -295,4 +459,96 @@ pub fn ops(args: &OpsArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Loads the proxies named by `--proxy FILE[:NAME]` and `-e EXPR`; any error is reported with
+/// its diagnostics and stops the command.
+pub fn load_proxies(files: &[String], exprs: &[String]) -> anyhow::Result<Vec<Proxy>> {
+    let mut out = vec![];
+    for spec in files {
+        let (path, name) = match spec.rsplit_once(':') {
+            Some((p, n)) if !n.contains('/') && std::path::Path::new(p).exists() => (p, Some(n)),
+            _ => (spec.as_str(), None),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?;
+        let analysis = lang::analyze_file(&text);
+        if analysis.has_errors() {
+            for d in analysis.diagnostics.iter().filter(|d| d.is_error()) {
+                eprint!("{}", diagnostic::render(d, path, &text, use_color(ColorChoice::Auto)));
+            }
+            anyhow::bail!("{path} has errors (run `lpzero lint {path}`)");
+        }
+        let defs: Vec<_> = analysis.definitions.into_iter().filter(|d| name.is_none_or(|n| d.name == n)).collect();
+        if defs.is_empty() {
+            anyhow::bail!("{path} defines no proxy{}", name.map(|n| format!(" named `{n}`")).unwrap_or_default());
+        }
+        out.extend(defs.into_iter().map(Proxy::from));
+    }
+    for e in exprs {
+        match Proxy::parse(e) {
+            Ok(p) => out.push(p),
+            Err(err) => {
+                for d in &err.0 {
+                    eprint!("{}", diagnostic::render(d, "<expr>", e, use_color(ColorChoice::Auto)));
+                }
+                anyhow::bail!("the expression has errors");
+            }
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!("no proxy given: use --proxy FILE[:NAME] or -e EXPR");
+    }
+    Ok(out)
+}
+
+/// `lpzero score`.
+pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
+    let proxies = load_proxies(&args.proxy, &args.exprs)?;
+    let bench = Benchmark::load(&args.bench)?;
+    let arch = models::archs(&bench)
+        .into_iter()
+        .find(|a| a.id() == args.arch)
+        .ok_or_else(|| anyhow::anyhow!("{} has no architecture `{}` (ids are {}…)", args.bench.display(), args.arch, bench.ids().into_iter().take(3).collect::<Vec<_>>().join(", ")))?;
+    let opts = args.model.options(bench.family());
+    let corpus = args.model.corpus()?;
+    let device = burn::tensor::Device::flex();
+    let gathered = gather::gather(arch, &corpus, &opts, &device)?;
+    let mut interp = crate::eval::Interpreter::new(&gathered.inputs);
+    let mut results = vec![];
+    for p in &proxies {
+        let start = std::time::Instant::now();
+        let r = interp.score(&p.typed);
+        results.push((p, r, start.elapsed().as_secs_f64()));
+    }
+    match args.format {
+        LintFormat::Json => {
+            let rows: Vec<serde_json::Value> = results
+                .iter()
+                .map(|(p, r, secs)| match r {
+                    Ok(v) => serde_json::json!({"proxy": p.name, "text": p.text(), "score": v, "eval_seconds": secs}),
+                    Err(e) => serde_json::json!({"proxy": p.name, "text": p.text(), "invalid": e.reason, "eval_seconds": secs}),
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "bench": args.bench.display().to_string(), "arch": args.arch, "family": bench.family(),
+                "params": gathered.params, "loss": gathered.loss, "gather_seconds": gathered.seconds,
+                "batch": opts.batch, "seq_len": opts.seq_len, "seed": opts.seed, "corpus": corpus.source,
+                "proxies": rows,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        LintFormat::Text => {
+            eprintln!(
+                "{} {}: {} parameters, loss {:.4}, gathered in {:.2} s (batch {} × {}, seed {}, corpus {})",
+                args.bench.display(), args.arch, gathered.params, gathered.loss, gathered.seconds, opts.batch, opts.seq_len, opts.seed, corpus.source
+            );
+            for (p, r, secs) in &results {
+                match r {
+                    Ok(v) => println!("{:<24} {v:>16.6e}   ({:.3} s)", p.name, secs),
+                    Err(e) => println!("{:<24} {:>16}   invalid: {e}", p.name, "-"),
+                }
+            }
+        }
+    }
+    Ok(())
 }

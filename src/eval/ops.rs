@@ -270,17 +270,21 @@ fn reduce(op: OpId, t: &TensorEntry) -> Result<f64, Invalid> {
     })
 }
 
-/// The sum of singular values of a matrix entry, computed on the host in f64.
+/// The sum of singular values of a matrix entry: the square roots of the eigenvalues of the
+/// smaller Gram matrix (`X Xᵀ` or `Xᵀ X`, formed on the device in f64), from a symmetric
+/// eigensolver on the host. Tiny negative eigenvalues from rounding count as 0.
 fn nuclear_norm(t: &TensorEntry) -> Result<f64, Invalid> {
     let [rows, cols] = t.shape[..] else {
         return Err(Invalid::new("nuc needs a matrix"));
     };
-    let values: Vec<f64> = t.to_vec().into_iter().map(f64::from).collect();
-    if values.iter().any(|v| !v.is_finite()) {
+    if !all_finite(&t.data) {
         return Err(Invalid::new("nuc of a matrix with non-finite values"));
     }
-    let m = nalgebra::DMatrix::from_row_slice(rows, cols, &values);
-    Ok(m.singular_values().sum())
+    let x = t.data.clone().cast(FloatDType::F64).reshape([rows, cols]);
+    let (gram, k) = if rows <= cols { (x.clone().matmul(x.transpose()), rows) } else { (x.clone().transpose().matmul(x), cols) };
+    let values: Vec<f64> = gram.into_data().convert::<f64>().try_to_vec::<f64>().map_err(|e| Invalid::new(format!("nuc: {e:?}")))?;
+    let g = nalgebra::DMatrix::from_row_slice(k, k, &values);
+    Ok(nalgebra::SymmetricEigen::new(g).eigenvalues.iter().map(|&l| l.max(0.0).sqrt()).sum())
 }
 
 /// `amax`/`asum` along one axis of an entry.

@@ -1,0 +1,166 @@
+//! Gather: one forward and one backward pass of one architecture on one minibatch, turned into
+//! [`ProxyInputs`].
+//!
+//! What each input holds (both families):
+//! * `W`, `G`: the weight `[out, in]` of every linear layer of the blocks, in forward order
+//!   (FlexiBERT: query, key, value, attention output, the FFN layers; GPT-2: `c_attn` (q, k and v
+//!   fused), attention `c_proj`, `c_fc`, MLP `c_proj`), and its gradient.
+//! * `A`, `GA`: the output of every FFN non-linearity `[batch, token, unit]` and the gradient of
+//!   the loss with respect to it.
+//! * `H`, `GH`: the per-head attention outputs (context before the output projection)
+//!   `[batch, head, token, dim]` of every attention layer, and their gradients.
+//! * `S`: the attention probabilities `[batch, head, query, key]` (after masking).
+//! * `J`: the gradient of the loss with respect to the input embeddings (the sum of token,
+//!   position and, for FlexiBERT, type embeddings, before anything else), one entry
+//!   `[batch, token, dim]`.
+//! * `P`: every parameter tensor, in name order.
+//!
+//! The loss: GPT-2, mean next-token cross entropy through the adaptive softmax; FlexiBERT, mean
+//! masked-language-model cross entropy through a head tied to the word embeddings. Dropout is
+//! off; parameters are drawn from a seed derived from the run's seed and the architecture id,
+//! so gathering is deterministic.
+
+pub mod text;
+
+use crate::eval::{InputError, ProxyInputs, TensorEntry};
+use crate::lang::table::InputId;
+use crate::models::nn::Recorder;
+use crate::models::params::ParamStore;
+use crate::models::{self, flexibert, gpt2, ArchRef, Fidelity, ModelError};
+use burn::tensor::{Device, Tensor};
+use std::time::Instant;
+use text::{Corpus, TextError};
+
+/// How to gather.
+#[derive(Clone, Debug)]
+pub struct GatherOptions {
+    /// Sequences per minibatch.
+    pub batch: usize,
+    /// Tokens per sequence.
+    pub seq_len: usize,
+    /// The run's seed (parameters and MLM masking).
+    pub seed: u64,
+    /// Which FlexiBERT networks.
+    pub fidelity: Fidelity,
+}
+
+impl GatherOptions {
+    /// The defaults for a family: small enough for a few seconds per architecture on 2 CPU
+    /// cores. The paper used 128 × 512 (FlexiBERT) and 16 × 192 (GPT-2).
+    pub fn defaults(family: crate::bench::Family) -> Self {
+        let (batch, seq_len) = match family {
+            crate::bench::Family::Flexibert => (8, 128),
+            crate::bench::Family::Gpt2 => (4, 128),
+        };
+        GatherOptions { batch, seq_len, seed: 0, fidelity: Fidelity::Trained }
+    }
+}
+
+/// A problem gathering inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    /// The model cannot be built.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The minibatch cannot be built.
+    #[error(transparent)]
+    Text(#[from] TextError),
+    /// The gathered tensors are inconsistent (a bug).
+    #[error("gathered inputs are inconsistent: {0}")]
+    Inputs(#[from] InputError),
+    /// A configuration value is out of range.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// What one gather produced.
+pub struct Gathered {
+    /// The inputs.
+    pub inputs: ProxyInputs,
+    /// The loss of the forward pass.
+    pub loss: f64,
+    /// Number of parameters of the model (without FlexiBERT's MLM loss head).
+    pub params: usize,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// The parameter seed of one architecture: the run's seed mixed with the architecture id.
+pub fn arch_seed(seed: u64, id: &str) -> u64 {
+    text::hash_str(id) ^ seed.wrapping_mul(0x9E3779B97F4A7C15)
+}
+
+fn entry<const D: usize>(t: Tensor<D>) -> TensorEntry {
+    TensorEntry::new(t.inner())
+}
+
+/// Gathers the proxy inputs of one architecture on a device (an autodiff device is derived
+/// from it).
+pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: &Device) -> Result<Gathered, GatherError> {
+    let start = Instant::now();
+    let specs = models::spec(arch, opts.fidelity)?;
+    let ad = device.clone().autodiff();
+    let store = ParamStore::build(&specs, arch_seed(opts.seed, &arch.id()), &ad);
+    let mut rec = Recorder::on();
+    let loss = match arch {
+        ArchRef::Flexi(a) => {
+            if opts.seq_len > flexibert::MAX_POSITIONS {
+                return Err(GatherError::Config(format!("--seq-len {} exceeds FlexiBERT's {} positions", opts.seq_len, flexibert::MAX_POSITIONS)));
+            }
+            let batch = text::mlm_batch(corpus, opts.batch, opts.seq_len, opts.seed)?;
+            flexibert::forward(&store, a, &batch, &mut rec)
+        }
+        ArchRef::Gpt2(a) => {
+            if opts.seq_len > a.tgt_len {
+                return Err(GatherError::Config(format!("--seq-len {} exceeds the model's {} positions", opts.seq_len, a.tgt_len)));
+            }
+            let batch = text::lm_batch(corpus, opts.batch, opts.seq_len)?;
+            gpt2::forward(&store, a, &batch, &mut rec)
+        }
+    };
+    let grads = loss.backward();
+    let loss_value = loss.clone().inner().into_scalar::<f64>();
+    let inner = device.clone();
+    let mut inputs = ProxyInputs::new(inner);
+    let (mut w, mut g) = (vec![], vec![]);
+    for name in &rec.linear {
+        let t = store.matrix(name);
+        let grad = t.grad(&grads).unwrap_or_else(|| t.clone().inner().zeros_like());
+        w.push(entry(t));
+        g.push(TensorEntry::new(grad));
+    }
+    inputs.insert(InputId::W, w)?;
+    inputs.insert(InputId::G, g)?;
+    let (mut a, mut ga) = (vec![], vec![]);
+    for (value, probe) in &rec.ffn_act {
+        ga.push(TensorEntry::new(probe.grad(&grads).unwrap_or_else(|| value.clone().inner().zeros_like())));
+        a.push(entry(value.clone()));
+    }
+    inputs.insert(InputId::A, a)?;
+    inputs.insert(InputId::GA, ga)?;
+    let (mut h, mut gh) = (vec![], vec![]);
+    for (value, probe) in &rec.heads {
+        gh.push(TensorEntry::new(probe.grad(&grads).unwrap_or_else(|| value.clone().inner().zeros_like())));
+        h.push(entry(value.clone()));
+    }
+    inputs.insert(InputId::H, h)?;
+    inputs.insert(InputId::GH, gh)?;
+    inputs.insert(InputId::S, rec.attn_probs.iter().cloned().map(entry).collect())?;
+    if let Some((value, probe)) = &rec.embeddings {
+        let j = probe.grad(&grads).unwrap_or_else(|| value.clone().inner().zeros_like());
+        inputs.insert(InputId::J, vec![TensorEntry::new(j)])?;
+    }
+    // P: the model's own parameters; the MLM loss head of FlexiBERT is not part of the encoder.
+    let own: std::collections::HashSet<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
+    let params: Vec<TensorEntry> = store
+        .iter()
+        .filter(|(name, _, _)| own.contains(name))
+        .map(|(_, t, shape)| {
+            let n: usize = shape.iter().product();
+            TensorEntry { data: t.clone().inner().reshape([n]), shape: shape.to_vec() }
+        })
+        .collect();
+    let numel = params.iter().map(TensorEntry::numel).sum();
+    inputs.insert(InputId::P, params)?;
+    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64() })
+}
