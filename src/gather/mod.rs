@@ -133,21 +133,21 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
     inputs.insert(InputId::G, g)?;
     let (mut a, mut ga) = (vec![], vec![]);
     for (value, probe) in &rec.ffn_act {
-        ga.push(TensorEntry::new(probe.grad(&grads).unwrap_or_else(|| value.clone().inner().zeros_like())));
+        ga.push(TensorEntry::new(probe.as_ref().and_then(|p| p.grad(&grads)).unwrap_or_else(|| value.clone().inner().zeros_like())));
         a.push(entry(value.clone()));
     }
     inputs.insert(InputId::A, a)?;
     inputs.insert(InputId::GA, ga)?;
     let (mut h, mut gh) = (vec![], vec![]);
     for (value, probe) in &rec.heads {
-        gh.push(TensorEntry::new(probe.grad(&grads).unwrap_or_else(|| value.clone().inner().zeros_like())));
+        gh.push(TensorEntry::new(probe.as_ref().and_then(|p| p.grad(&grads)).unwrap_or_else(|| value.clone().inner().zeros_like())));
         h.push(entry(value.clone()));
     }
     inputs.insert(InputId::H, h)?;
     inputs.insert(InputId::GH, gh)?;
     inputs.insert(InputId::S, rec.attn_probs.iter().cloned().map(entry).collect())?;
     if let Some((value, probe)) = &rec.embeddings {
-        let j = probe.grad(&grads).unwrap_or_else(|| value.clone().inner().zeros_like());
+        let j = probe.as_ref().and_then(|p| p.grad(&grads)).unwrap_or_else(|| value.clone().inner().zeros_like());
         inputs.insert(InputId::J, vec![TensorEntry::new(j)])?;
     }
     // P: the model's own parameters; the MLM loss head of FlexiBERT is not part of the encoder.

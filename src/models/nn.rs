@@ -11,14 +11,14 @@ use burn::tensor::{activation, Device, Tensor};
 pub struct Recorder {
     /// Record at all (off when training or when only the loss is wanted).
     pub enabled: bool,
-    /// FFN non-linearity outputs `[batch, token, unit]` with their probes.
-    pub ffn_act: Vec<(Tensor<3>, Tensor<3>)>,
-    /// Per-head attention outputs `[batch, head, token, dim]` with their probes.
-    pub heads: Vec<(Tensor<4>, Tensor<4>)>,
+    /// FFN non-linearity outputs `[batch, token, unit]` with their probes (autodiff only).
+    pub ffn_act: Vec<(Tensor<3>, Option<Tensor<3>>)>,
+    /// Per-head attention outputs `[batch, head, token, dim]` with their probes (autodiff only).
+    pub heads: Vec<(Tensor<4>, Option<Tensor<4>>)>,
     /// Attention probabilities `[batch, head, query, key]`.
     pub attn_probs: Vec<Tensor<4>>,
-    /// The input embeddings `[batch, token, dim]` with their probe.
-    pub embeddings: Option<(Tensor<3>, Tensor<3>)>,
+    /// The input embeddings `[batch, token, dim]` with their probe (autodiff only).
+    pub embeddings: Option<(Tensor<3>, Option<Tensor<3>>)>,
     /// Names of the block linear weights, in forward order.
     pub linear: Vec<String>,
 }
@@ -36,26 +36,29 @@ impl Recorder {
         Some(Tensor::<D>::zeros(x.shape(), &x.device()).require_grad())
     }
 
+    /// Passes `x` through a new probe when gradients are recorded.
+    fn record<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<(Tensor<D>, Option<Tensor<D>>)>) {
+        if !self.enabled {
+            return (x, None);
+        }
+        match self.probe(&x) {
+            Some(p) => (x.clone() + p.clone(), Some((x.detach(), Some(p)))),
+            None => (x.clone(), Some((x, None))),
+        }
+    }
+
     /// Records an FFN activation and returns it (through its probe).
     pub fn ffn_act(&mut self, x: Tensor<3>) -> Tensor<3> {
-        match self.probe(&x) {
-            Some(p) => {
-                self.ffn_act.push((x.clone().detach(), p.clone()));
-                x + p
-            }
-            None => x,
-        }
+        let (out, rec) = self.record(x);
+        self.ffn_act.extend(rec);
+        out
     }
 
     /// Records per-head attention outputs and returns them (through the probe).
     pub fn heads(&mut self, x: Tensor<4>) -> Tensor<4> {
-        match self.probe(&x) {
-            Some(p) => {
-                self.heads.push((x.clone().detach(), p.clone()));
-                x + p
-            }
-            None => x,
-        }
+        let (out, rec) = self.record(x);
+        self.heads.extend(rec);
+        out
     }
 
     /// Records attention probabilities.
@@ -67,13 +70,11 @@ impl Recorder {
 
     /// Records the input embeddings and returns them (through the probe).
     pub fn embeddings(&mut self, x: Tensor<3>) -> Tensor<3> {
-        match self.probe(&x) {
-            Some(p) => {
-                self.embeddings = Some((x.clone().detach(), p.clone()));
-                x + p
-            }
-            None => x,
+        let (out, rec) = self.record(x);
+        if rec.is_some() {
+            self.embeddings = rec;
         }
+        out
     }
 
     /// Records that a block linear layer's weight was used.

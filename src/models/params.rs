@@ -137,6 +137,31 @@ impl ParamStore {
         t.clone().reshape([shape.iter().product::<usize>()])
     }
 
+    /// A copy with one parameter shifted by `delta` (row-major, one value per element), for
+    /// finite differences. The copy's tensors are new leaves on the same device.
+    pub fn perturbed(&self, name: &str, delta: &[f64]) -> ParamStore {
+        let mut tensors = BTreeMap::new();
+        for (n, (t, shape)) in &self.tensors {
+            let device = t.device();
+            let dims = t.dims();
+            let mut values: Vec<f32> = t.clone().inner().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+            if n == name {
+                values.iter_mut().zip(delta).for_each(|(v, d)| *v = (*v as f64 + d) as f32);
+            }
+            let mut fresh = Tensor::<2>::from_data(TensorData::new(values, dims), &device);
+            if device.is_autodiff() {
+                fresh = fresh.require_grad();
+            }
+            tensors.insert(n.clone(), (fresh, shape.clone()));
+        }
+        ParamStore { tensors }
+    }
+
+    /// A parameter's values on the host, row-major.
+    pub fn values(&self, name: &str) -> Vec<f32> {
+        self.matrix(name).inner().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
+    }
+
     /// Whether a parameter exists.
     pub fn has(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
