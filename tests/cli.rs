@@ -167,3 +167,86 @@ fn readme_op_table_is_generated_from_the_code() {
     let tables = String::from_utf8(out.stdout).unwrap();
     assert!(readme.contains(tables.trim()), "README's op table is stale: regenerate it with `lpzero ops --format markdown`");
 }
+
+// ---------------------------------------------------------------------------------------------
+// params and score on small benchmark fixtures (tests/fixtures/bench), with expected counts
+// from the formulas of the reference notes, written out here.
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+/// FLEXIBERT_TRAINED.md §7 for the fixture's two architectures.
+fn flexibert_fixture_counts() -> [(u64, u64); 2] {
+    let dense = |i: u64, o: u64| i * o + o;
+    let layer = |h: u64, n: u64, f: u64| {
+        let ffn = if n == 1 { 8 * h * h + 7 * h } else { dense(h, 4 * h) + dense(4 * h, f) + (n - 2) * dense(f, f) + dense(f, h) + 2 * h };
+        4 * h * h + 6 * h + ffn
+    };
+    let emb = 3_972_864;
+    let l0 = layer(128, 3, 512) + layer(128, 1, 1024);
+    let l1 = layer(256, 1, 1024) + layer(256, 1, 512);
+    [(emb + l0, l0), (emb + 128 * 256 + 256 + l1, l1)]
+}
+
+#[test]
+fn params_counts_the_fixture_architectures() {
+    let out = lpzero(&["params", "--bench", "tests/fixtures/bench/flexibert.json", "--format", "csv"]);
+    assert!(out.status.success());
+    let want = flexibert_fixture_counts();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "id,total,nonembedding");
+    assert_eq!(lines[1], format!("0,{},{}", want[0].0, want[0].1));
+    assert_eq!(lines[2], format!("1,{},{}", want[1].0, want[1].1));
+
+    // ARCHITECTURES.md (b) B.6, div_val 4: clusters 19997 / 20000 / 10267 of widths 16 / 4 / 1.
+    let v = json(&lpzero(&["params", "--bench", "tests/fixtures/bench/gpt2", "--format", "json"]));
+    for (k, (dm, inner)) in [(16u64, [32u64, 24]), (32, [40, 40])].into_iter().enumerate() {
+        let ada = 19997 * 16 + dm * 16 + 20000 * 4 + dm * 4 + 10267 + dm + 32 * dm;
+        let attn = 2 * (4 * dm * dm + 4 * dm);
+        let ffn: u64 = inner.iter().map(|&d| 2 * dm * d + d + dm).sum();
+        let nonemb = attn + ffn + 5 * 2 * dm;
+        let total = ada + nonemb + (2 * 16 + 2) + 50264 + dm * 16;
+        let a = &v["architectures"][k];
+        assert_eq!(a["id"], format!("config_0_j{k}"));
+        assert_eq!([&a["AdaEmb"], &a["Attn"], &a["FFN"], &a["nonembedding"], &a["total"]], [ada, attn, ffn, nonemb, total].map(serde_json::Value::from).each_ref());
+    }
+}
+
+#[test]
+fn score_reports_a_score_per_proxy_and_the_model_size() {
+    let v = json(&lpzero(&[
+        "score", "--bench", "tests/fixtures/bench/flexibert.json", "--arch", "1", "--batch", "2", "--seq-len", "32",
+        "--format", "json", "-e", "sum(numel(P))", "--proxy", "stdlib/grad_norm.proxy", "-e", "sum(log(-abs(W)))",
+    ]));
+    let total = flexibert_fixture_counts()[1].0;
+    assert_eq!(v["params"], total);
+    // Proxy files come first, then expressions, each in command-line order.
+    assert_eq!(v["proxies"][0]["proxy"], "grad_norm");
+    assert!(v["proxies"][0]["score"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["proxies"][1]["score"].as_f64(), Some(total as f64), "sum(numel(P)) is the parameter count");
+    // log of a value that is never positive: defined (ln ε per element), not an error.
+    assert!(v["proxies"][2]["score"].as_f64().unwrap() < 0.0);
+    let v = json(&lpzero(&["score", "--bench", "tests/fixtures/bench/gpt2", "--arch", "config_0_j1", "--batch", "2", "--seq-len", "16", "--format", "json", "-e", "sum(exp(100000 * W))"]));
+    assert!(v["proxies"][0]["invalid"].as_str().unwrap().contains("not finite"), "{v}");
+}
+
+#[test]
+fn model_commands_fail_clearly() {
+    let out = lpzero(&["params", "--bench", "tests/fixtures/bench/missing.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
+    let out = lpzero(&["score", "--bench", "tests/fixtures/bench/flexibert.json", "--arch", "7", "-e", "sum(fro(G))"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no architecture `7`"));
+    let out = lpzero(&["params", "--bench", "tests/fixtures/bench/flexibert.json", "--fidelity", "reference"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = lpzero(&["score", "--bench", "tests/fixtures/bench/flexibert.json", "--arch", "0", "-e", "sum(fro(A) * fro(W))"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E105"));
+    let out = lpzero(&["params", "--bench", "tests/fixtures/syntax_error.proxy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a benchmark"));
+}

@@ -42,11 +42,12 @@ pub fn print_file(file: &ProxyFile) -> String {
     out
 }
 
-/// The canonical text of a number literal.
+/// The canonical text of a number literal: plain notation, unless it is longer than 8
+/// characters and exponent notation is shorter (`1000`, `0.0001`, but `1e-9`, `1e21`).
 pub fn print_number(v: f64) -> String {
     let plain = format!("{v}");
     let exp = format!("{v:e}");
-    if exp.len() < plain.len() {
+    if plain.len() > 8 && exp.len() < plain.len() {
         exp
     } else {
         plain
@@ -134,6 +135,8 @@ mod tests {
         assert_eq!(print_number(0.5), "0.5");
         assert_eq!(print_number(1e-9), "1e-9");
         assert_eq!(print_number(2500.0), "2500");
+        assert_eq!(print_number(1000.0), "1000");
+        assert_eq!(print_number(0.0001), "0.0001");
         assert_eq!(print_number(1e21), "1e21");
         for v in [0.1, 1.0 / 3.0, 6.02214076e23, 5e-324, f64::MAX] {
             assert_eq!(print_number(v).parse::<f64>().unwrap(), v);
