@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 // Diagnostics are plain values returned by the parser; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
+// burn slices take one range per axis, as an array, even for one axis.
+#![allow(clippy::single_range_in_vec_init)]
 
 pub mod lang;
 pub mod cli;

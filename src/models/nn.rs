@@ -121,6 +121,7 @@ pub fn gelu_tanh(x: Tensor<3>) -> Tensor<3> {
 }
 
 /// How attention scores are masked.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum AttnMask {
     /// Keys at padded positions get −10000 added (`[batch, 1, 1, key]` additive mask).
