@@ -15,3 +15,5 @@ pub mod eval;
 pub mod bench;
 pub mod models;
 pub mod gather;
+pub mod stats;
+pub mod rank;
