@@ -6,6 +6,7 @@
 
 pub mod flexibert;
 pub mod gpt2;
+pub mod reference;
 
 pub use flexibert::{FlexiArch, FlexiLayer, LayerOp};
 pub use gpt2::{Gpt2Arch, ParamsSummary};

@@ -37,6 +37,40 @@ pub enum Command {
     Params(ParamsArgs),
     /// Score one architecture with one proxy: gather its inputs, evaluate, report.
     Score(ScoreArgs),
+    /// Rank a benchmark's architectures with proxies, beside the baselines.
+    Rank(RankArgs),
+}
+
+/// Arguments of `lpzero rank`.
+#[derive(Debug, clap::Args)]
+pub struct RankArgs {
+    /// A FlexiBERT JSON file or a GPT-2 benchmark directory.
+    #[arg(long)]
+    pub bench: PathBuf,
+    /// A proxy file, optionally `FILE:NAME` (repeatable).
+    #[arg(long, value_name = "FILE[:NAME]")]
+    pub proxy: Vec<String>,
+    /// A proxy expression (repeatable).
+    #[arg(short = 'e', long = "expr", value_name = "EXPR")]
+    pub exprs: Vec<String>,
+    /// Every stdlib proxy.
+    #[arg(long)]
+    pub stdlib: bool,
+    /// Leave out stdlib proxies by name (repeatable), e.g. the slow `synaptic_diversity`.
+    #[arg(long, value_name = "NAME")]
+    pub skip: Vec<String>,
+    /// Rank a seeded sample of this many architectures instead of all.
+    #[arg(long)]
+    pub archs: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Also write per-architecture scores (`scores.csv`) and the summary (`summary.json`) here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Model and minibatch options (`--seed` also seeds the sample of `--archs`).
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 /// Where the minibatch and the models come from (shared by the commands that run models).
@@ -210,6 +244,7 @@ pub fn main() -> ExitCode {
         Command::Ops(args) => ops(&args),
         Command::Params(args) => edge(params(&args)),
         Command::Score(args) => edge(score(&args)),
+        Command::Rank(args) => edge(rank(&args)),
     }
 }
 
@@ -550,5 +585,126 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `lpzero rank`.
+pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
+    let mut proxies = if args.proxy.is_empty() && args.exprs.is_empty() { vec![] } else { load_proxies(&args.proxy, &args.exprs)? };
+    if args.stdlib {
+        proxies.extend(lang::stdlib::definitions().into_iter().filter(|d| !args.skip.contains(&d.name)).map(Proxy::from));
+    }
+    if proxies.is_empty() {
+        anyhow::bail!("no proxy given: use --stdlib, --proxy FILE[:NAME] or -e EXPR");
+    }
+    let bench = Benchmark::load(&args.bench)?;
+    let opts = args.model.options(bench.family());
+    let corpus = args.model.corpus()?;
+    let selected = crate::rank::select(bench.len(), args.archs, args.model.seed);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C while stopping ends the process the usual way.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let bar = indicatif::ProgressBar::new(selected.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} architectures [{elapsed_precise} < {eta_precise}] {msg}")
+            .expect("a valid template"),
+    );
+    eprintln!(
+        "ranking {} architectures of {} with {} proxies (batch {} × {}, seed {}, corpus {}); Ctrl-C stops and reports what is done",
+        selected.len(), args.bench.display(), proxies.len(), opts.batch, opts.seq_len, opts.seed, corpus.source
+    );
+    let device = burn::tensor::Device::flex();
+    let result = crate::rank::rank(&bench, &proxies, &selected, &corpus, &opts, &device, &stop, |_, id| {
+        bar.set_message(id.to_owned());
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    let reference = crate::bench::reference::ReferenceScores::find(&bench);
+    if let Some(dir) = &args.out {
+        write_rank_outputs(dir, &result)?;
+    }
+    let fmt = |v: Option<f64>| v.map(|v| format!("{v:+.3}")).unwrap_or_else(|| "  -   ".into());
+    match args.format {
+        LintFormat::Json => {
+            let proxies: Vec<serde_json::Value> = result
+                .proxies
+                .iter()
+                .map(|p| {
+                    let r = reference.as_ref().and_then(|r| r.compare(&p.name, &result.ids, &result.truth, &p.scores));
+                    serde_json::json!({"proxy": p.name, "text": p.text, "spearman": p.correlation.spearman, "kendall": p.correlation.kendall,
+                        "valid": p.correlation.valid, "total": p.correlation.total, "eval_seconds": p.seconds, "reference": r})
+                })
+                .collect();
+            let baselines: Vec<serde_json::Value> = result
+                .baselines
+                .iter()
+                .map(|(b, c)| serde_json::json!({"baseline": b.name, "spearman": c.spearman, "kendall": c.kendall, "valid": c.valid}))
+                .collect();
+            let doc = serde_json::json!({"bench": args.bench.display().to_string(), "family": bench.family(), "architectures": result.ids.len(),
+                "interrupted": result.interrupted, "batch": opts.batch, "seq_len": opts.seq_len, "seed": opts.seed, "corpus": corpus.source,
+                "gather_seconds": result.gather_seconds, "proxies": proxies, "baselines": baselines});
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        LintFormat::Text => {
+            if result.interrupted {
+                eprintln!("interrupted: the numbers cover the {} architectures scored so far", result.ids.len());
+            }
+            println!("{:<34} {:>7} {:>7} {:>9} {:>9}   {:>13} {:>12}", "proxy", "ρ", "τ", "valid", "seconds", "reference ρ/τ", "ρ(lpz, ref)");
+            for p in &result.proxies {
+                let r = reference.as_ref().and_then(|r| r.compare(&p.name, &result.ids, &result.truth, &p.scores));
+                let (rr, agree) = match &r {
+                    Some(r) => (format!("{}/{}", fmt(r.spearman), fmt(r.kendall)), fmt(r.agreement)),
+                    None => (String::new(), String::new()),
+                };
+                println!(
+                    "{:<34} {:>7} {:>7} {:>9} {:>9.2}   {:>13} {:>12}",
+                    p.name, fmt(p.correlation.spearman), fmt(p.correlation.kendall),
+                    format!("{}/{}", p.correlation.valid, p.correlation.total), p.seconds, rr, agree
+                );
+            }
+            println!("{:-<100}", "");
+            for (b, c) in &result.baselines {
+                println!("{:<34} {:>7} {:>7} {:>9}", b.name, fmt(c.spearman), fmt(c.kendall), format!("{}/{}", c.valid, c.total));
+            }
+            eprintln!("gathering took {:.1} s ({:.2} s per architecture)", result.gather_seconds, result.gather_seconds / result.ids.len().max(1) as f64);
+        }
+    }
+    Ok(())
+}
+
+fn write_rank_outputs(dir: &std::path::Path, result: &crate::rank::RankResult) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut csv = String::from("id,truth");
+    for p in &result.proxies {
+        csv.push(',');
+        csv.push_str(&p.name.replace(',', ";"));
+    }
+    for (b, _) in &result.baselines {
+        csv.push(',');
+        csv.push_str(&b.name.replace(',', ";"));
+    }
+    csv.push('\n');
+    for (i, id) in result.ids.iter().enumerate() {
+        csv.push_str(&format!("{id},{}", result.truth[i]));
+        for p in &result.proxies {
+            csv.push(',');
+            if let Some(v) = p.scores[i] {
+                csv.push_str(&v.to_string());
+            }
+        }
+        for (b, _) in &result.baselines {
+            csv.push_str(&format!(",{}", b.scores[i]));
+        }
+        csv.push('\n');
+    }
+    std::fs::write(dir.join("scores.csv"), csv)?;
+    std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(result)?)?;
     Ok(())
 }
