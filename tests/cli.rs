@@ -250,3 +250,26 @@ fn model_commands_fail_clearly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a benchmark"));
 }
+
+#[test]
+fn rank_correlates_proxies_and_prints_baselines() {
+    let out_dir = std::env::temp_dir().join(format!("lpzero-rank-{}", std::process::id()));
+    let v = json(&lpzero(&[
+        "rank", "--bench", "tests/fixtures/bench/flexibert.json", "--batch", "2", "--seq-len", "16", "--format", "json",
+        "-e", "sum(numel(P))", "-e", "-sum(numel(P))", "-e", "sum(log(exp(1e6 * W)))", "--out", out_dir.to_str().unwrap(),
+    ]));
+    assert_eq!(v["architectures"], 2);
+    // Architecture 1 is bigger and scores higher on GLUE.
+    assert_eq!(v["proxies"][0]["spearman"], 1.0);
+    assert_eq!(v["proxies"][1]["spearman"], -1.0);
+    // exp overflows: invalid on both, excluded and counted, no correlation.
+    assert_eq!(v["proxies"][2]["valid"], 0);
+    assert!(v["proxies"][2]["spearman"].is_null());
+    let names: Vec<&str> = v["baselines"].as_array().unwrap().iter().map(|b| b["baseline"].as_str().unwrap()).collect();
+    assert_eq!(names, ["params (total)", "params (non-embedding)", "layers", "layers, then hidden size"]);
+    let csv = std::fs::read_to_string(out_dir.join("scores.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("id,truth,sum(numel(P))"));
+    assert!(lines[2].starts_with(&format!("1,65,{}", flexibert_fixture_counts()[1].0)));
+}

@@ -51,7 +51,7 @@ pub struct RankArgs {
     #[arg(long, value_name = "FILE[:NAME]")]
     pub proxy: Vec<String>,
     /// A proxy expression (repeatable).
-    #[arg(short = 'e', long = "expr", value_name = "EXPR")]
+    #[arg(short = 'e', long = "expr", value_name = "EXPR", allow_hyphen_values = true)]
     pub exprs: Vec<String>,
     /// Every stdlib proxy.
     #[arg(long)]
@@ -131,7 +131,7 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "FILE[:NAME]")]
     pub proxy: Vec<String>,
     /// A proxy expression (repeatable).
-    #[arg(short = 'e', long = "expr", value_name = "EXPR")]
+    #[arg(short = 'e', long = "expr", value_name = "EXPR", allow_hyphen_values = true)]
     pub exprs: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
@@ -192,7 +192,7 @@ pub struct LintArgs {
     /// Proxy files to check.
     pub files: Vec<PathBuf>,
     /// A proxy expression to check (repeatable), e.g. -e 'sum(fro(G))'.
-    #[arg(short = 'e', long = "expr", value_name = "EXPR")]
+    #[arg(short = 'e', long = "expr", value_name = "EXPR", allow_hyphen_values = true)]
     pub exprs: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
