@@ -47,12 +47,9 @@ pub struct RankArgs {
     /// A FlexiBERT JSON file or a GPT-2 benchmark directory.
     #[arg(long)]
     pub bench: PathBuf,
-    /// A proxy file, optionally `FILE:NAME` (repeatable).
-    #[arg(long, value_name = "FILE[:NAME]")]
-    pub proxy: Vec<String>,
-    /// A proxy expression (repeatable).
-    #[arg(short = 'e', long = "expr", value_name = "EXPR", allow_hyphen_values = true)]
-    pub exprs: Vec<String>,
+    /// The proxies.
+    #[command(flatten)]
+    pub proxies: ProxyArgs,
     /// Every stdlib proxy.
     #[arg(long)]
     pub stdlib: bool,
@@ -118,6 +115,17 @@ impl ModelArgs {
     }
 }
 
+/// The proxies a model command evaluates: files first, then expressions.
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// A proxy file, optionally `FILE:NAME` to pick one definition (repeatable).
+    #[arg(long, value_name = "FILE[:NAME]")]
+    pub proxy: Vec<String>,
+    /// A proxy expression (repeatable).
+    #[arg(short = 'e', long = "expr", value_name = "EXPR", allow_hyphen_values = true)]
+    pub exprs: Vec<String>,
+}
+
 /// Arguments of `lpzero score`.
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
@@ -127,12 +135,9 @@ pub struct ScoreArgs {
     /// The architecture id (`0`..`499`, `config_3_j7`).
     #[arg(long)]
     pub arch: String,
-    /// A proxy file, optionally `FILE:NAME` to pick one definition (repeatable).
-    #[arg(long, value_name = "FILE[:NAME]")]
-    pub proxy: Vec<String>,
-    /// A proxy expression (repeatable).
-    #[arg(short = 'e', long = "expr", value_name = "EXPR", allow_hyphen_values = true)]
-    pub exprs: Vec<String>,
+    /// The proxies.
+    #[command(flatten)]
+    pub proxies: ProxyArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -538,7 +543,7 @@ pub fn load_proxies(files: &[String], exprs: &[String]) -> anyhow::Result<Vec<Pr
 
 /// `lpzero score`.
 pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
-    let proxies = load_proxies(&args.proxy, &args.exprs)?;
+    let proxies = load_proxies(&args.proxies.proxy, &args.proxies.exprs)?;
     let bench = Benchmark::load(&args.bench)?;
     let arch = models::archs(&bench)
         .into_iter()
@@ -590,7 +595,8 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
 
 /// `lpzero rank`.
 pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
-    let mut proxies = if args.proxy.is_empty() && args.exprs.is_empty() { vec![] } else { load_proxies(&args.proxy, &args.exprs)? };
+    let given = &args.proxies;
+    let mut proxies = if given.proxy.is_empty() && given.exprs.is_empty() { vec![] } else { load_proxies(&given.proxy, &given.exprs)? };
     if args.stdlib {
         proxies.extend(lang::stdlib::definitions().into_iter().filter(|d| !args.skip.contains(&d.name)).map(Proxy::from));
     }

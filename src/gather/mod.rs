@@ -94,6 +94,20 @@ fn entry<const D: usize>(t: Tensor<D>) -> TensorEntry {
     TensorEntry::new(t.inner())
 }
 
+/// Recorded activations and the gradients their probes received (zeros where none arrived).
+fn values_and_gradients<const D: usize>(
+    recorded: &[(Tensor<D>, Option<Tensor<D>>)],
+    grads: &burn::tensor::Gradients,
+) -> (Vec<TensorEntry>, Vec<TensorEntry>) {
+    recorded
+        .iter()
+        .map(|(value, probe)| {
+            let grad = probe.as_ref().and_then(|p| p.grad(grads)).unwrap_or_else(|| value.clone().inner().zeros_like());
+            (entry(value.clone()), TensorEntry::new(grad))
+        })
+        .unzip()
+}
+
 /// Gathers the proxy inputs of one architecture on a device (an autodiff device is derived
 /// from it).
 pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: &Device) -> Result<Gathered, GatherError> {
@@ -131,24 +145,16 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
     }
     inputs.insert(InputId::W, w)?;
     inputs.insert(InputId::G, g)?;
-    let (mut a, mut ga) = (vec![], vec![]);
-    for (value, probe) in &rec.ffn_act {
-        ga.push(TensorEntry::new(probe.as_ref().and_then(|p| p.grad(&grads)).unwrap_or_else(|| value.clone().inner().zeros_like())));
-        a.push(entry(value.clone()));
-    }
+    let (a, ga) = values_and_gradients(&rec.ffn_act, &grads);
     inputs.insert(InputId::A, a)?;
     inputs.insert(InputId::GA, ga)?;
-    let (mut h, mut gh) = (vec![], vec![]);
-    for (value, probe) in &rec.heads {
-        gh.push(TensorEntry::new(probe.as_ref().and_then(|p| p.grad(&grads)).unwrap_or_else(|| value.clone().inner().zeros_like())));
-        h.push(entry(value.clone()));
-    }
+    let (h, gh) = values_and_gradients(&rec.heads, &grads);
     inputs.insert(InputId::H, h)?;
     inputs.insert(InputId::GH, gh)?;
     inputs.insert(InputId::S, rec.attn_probs.iter().cloned().map(entry).collect())?;
-    if let Some((value, probe)) = &rec.embeddings {
-        let j = probe.as_ref().and_then(|p| p.grad(&grads)).unwrap_or_else(|| value.clone().inner().zeros_like());
-        inputs.insert(InputId::J, vec![TensorEntry::new(j)])?;
+    if let Some(recorded) = &rec.embeddings {
+        let (_, j) = values_and_gradients(std::slice::from_ref(recorded), &grads);
+        inputs.insert(InputId::J, j)?;
     }
     // P: the model's own parameters; the MLM loss head of FlexiBERT is not part of the encoder.
     let own: std::collections::HashSet<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
