@@ -272,4 +272,7 @@ fn rank_correlates_proxies_and_prints_baselines() {
     assert_eq!(lines.len(), 3);
     assert!(lines[0].starts_with("id,truth,sum(numel(P))"));
     assert!(lines[2].starts_with(&format!("1,65,{}", flexibert_fixture_counts()[1].0)));
+    let svg = std::fs::read_to_string(out_dir.join("plots/sum_numel_P__.svg")).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 2);
+    assert!(svg.contains("Spearman ρ = 1.000"));
 }

@@ -711,6 +711,13 @@ fn write_rank_outputs(dir: &std::path::Path, result: &crate::rank::RankResult) -
         csv.push('\n');
     }
     std::fs::write(dir.join("scores.csv"), csv)?;
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots)?;
+    for p in &result.proxies {
+        let file: String = p.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+        let svg = crate::rank::plot::rank_scatter(&p.name, &p.scores, &result.truth, &p.correlation);
+        std::fs::write(plots.join(format!("{file}.svg")), svg)?;
+    }
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(result)?)?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Ranking: score every architecture of a benchmark with every requested proxy, on inputs
 //! gathered once per architecture, and correlate with ground truth beside the baselines.
 
+pub mod plot;
+
 use crate::bench::Benchmark;
 use crate::eval::Interpreter;
 use crate::gather::{self, text::Corpus, GatherError, GatherOptions};
