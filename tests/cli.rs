@@ -262,6 +262,9 @@ fn rank_correlates_proxies_and_prints_baselines() {
     // Architecture 1 is bigger and scores higher on GLUE.
     assert_eq!(v["proxies"][0]["spearman"], 1.0);
     assert_eq!(v["proxies"][1]["spearman"], -1.0);
+    // With two architectures, the top 50% is one: no correlation, one valid score.
+    assert_eq!(v["proxies"][0]["top_percent"]["50"]["valid"], 1);
+    assert!(v["proxies"][0]["top_percent"]["50"]["spearman"].is_null());
     // exp overflows: invalid on both, excluded and counted, no correlation.
     assert_eq!(v["proxies"][2]["valid"], 0);
     assert!(v["proxies"][2]["spearman"].is_null());

@@ -644,8 +644,15 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|p| {
                     let r = reference.as_ref().and_then(|r| r.compare(&p.name, &result.ids, &result.truth, &p.scores));
+                    let top: serde_json::Map<String, serde_json::Value> = [10, 30, 50]
+                        .into_iter()
+                        .map(|pct| {
+                            let c = crate::stats::correlate_top(&p.scores, &result.truth, pct as f64 / 100.0);
+                            (pct.to_string(), serde_json::json!({"spearman": c.spearman, "kendall": c.kendall, "valid": c.valid}))
+                        })
+                        .collect();
                     serde_json::json!({"proxy": p.name, "text": p.text, "spearman": p.correlation.spearman, "kendall": p.correlation.kendall,
-                        "valid": p.correlation.valid, "total": p.correlation.total, "eval_seconds": p.seconds, "reference": r})
+                        "valid": p.correlation.valid, "total": p.correlation.total, "eval_seconds": p.seconds, "top_percent": top, "reference": r})
                 })
                 .collect();
             let baselines: Vec<serde_json::Value> = result
