@@ -13,10 +13,10 @@ fn main() -> anyhow::Result<()> {
 
     // Two linear layers, [out, in], and their gradients, as a model would give them.
     let mut inputs = ProxyInputs::new(device.clone());
-    let w0 = TensorEntry::from_f32(&[2, 3], &[0.2, -0.1, 0.4, 0.0, 0.3, -0.5], &device)?;
-    let w1 = TensorEntry::from_f32(&[1, 2], &[0.7, -0.2], &device)?;
-    let g0 = TensorEntry::from_f32(&[2, 3], &[0.01, 0.02, -0.03, 0.0, 0.05, 0.01], &device)?;
-    let g1 = TensorEntry::from_f32(&[1, 2], &[-0.2, 0.1], &device)?;
+    let w0 = TensorEntry::from_f32(&[2, 3], &[0.2, -0.1, 0.4, 0.0, 0.3, -0.5])?;
+    let w1 = TensorEntry::from_f32(&[1, 2], &[0.7, -0.2])?;
+    let g0 = TensorEntry::from_f32(&[2, 3], &[0.01, 0.02, -0.03, 0.0, 0.05, 0.01])?;
+    let g1 = TensorEntry::from_f32(&[1, 2], &[-0.2, 0.1])?;
     inputs.insert(InputId::W, vec![w0, w1])?;
     inputs.insert(InputId::G, vec![g0, g1])?;
 

@@ -14,7 +14,7 @@ fn device() -> Device {
 
 fn entry(shape: &[usize], values: &[f64]) -> TensorEntry {
     let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
-    TensorEntry::from_f32(shape, &v, &device()).unwrap()
+    TensorEntry::from_f32(shape, &v).unwrap()
 }
 
 /// The f32 value the tensors actually hold, in f64.
@@ -260,7 +260,7 @@ fn inputs_are_checked_against_the_table() {
     inputs.insert(InputId::W, vec![entry(&[2, 3], &W0)]).unwrap();
     assert!(inputs.insert(InputId::G, vec![entry(&[3, 2], &W0)]).is_err(), "G[i] has W[i]'s shape");
     assert!(inputs.insert(InputId::G, vec![entry(&[2, 3], &W0), entry(&[2, 3], &W0)]).is_err(), "one G per W");
-    assert!(TensorEntry::from_f32(&[2, 2], &[1.0], &device()).is_err());
+    assert!(TensorEntry::from_f32(&[2, 2], &[1.0]).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------

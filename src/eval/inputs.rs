@@ -5,37 +5,37 @@
 //! embedders build it by hand; the gather stage builds it from a forward/backward pass.
 
 use crate::lang::table::{self, Alignment, InputId};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
+use std::sync::Arc;
 use std::collections::BTreeMap;
 
-/// One tensor entry: f32 values stored flat (row-major) on a device, with their logical shape.
+/// One tensor entry: f32 values stored flat (row-major) on the host, with their logical shape.
 ///
 /// Storing entries flat lets one code path handle every rank: element-wise ops work on the flat
 /// tensor directly, and axis ops reshape it to the few dimensions they need.
 #[derive(Clone, Debug)]
 pub struct TensorEntry {
-    /// The values, row-major, as a rank-1 tensor.
-    pub data: Tensor<1>,
+    /// The values, row-major (shared: cloning an entry does not copy them).
+    pub data: Arc<[f32]>,
     /// The logical shape (outermost axis first).
     pub shape: Vec<usize>,
 }
 
 impl TensorEntry {
-    /// Wraps a tensor of any rank.
+    /// Copies a tensor of any rank to the host.
     pub fn new<const D: usize>(tensor: Tensor<D>) -> Self {
         let shape = tensor.dims().to_vec();
-        let n = shape.iter().product::<usize>();
-        TensorEntry { data: tensor.reshape([n]), shape }
+        let data: Vec<f32> = tensor.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32 just before");
+        TensorEntry { data: data.into(), shape }
     }
 
     /// Builds an entry from row-major values.
-    pub fn from_f32(shape: &[usize], values: &[f32], device: &Device) -> Result<Self, InputError> {
+    pub fn from_f32(shape: &[usize], values: &[f32]) -> Result<Self, InputError> {
         let n: usize = shape.iter().product();
         if n != values.len() {
             return Err(InputError::Size { shape: shape.to_vec(), values: values.len() });
         }
-        let data = Tensor::<1>::from_data(TensorData::new(values.to_vec(), [n]), device);
-        Ok(TensorEntry { data, shape: shape.to_vec() })
+        Ok(TensorEntry { data: values.into(), shape: shape.to_vec() })
     }
 
     /// Number of elements.
@@ -43,9 +43,9 @@ impl TensorEntry {
         self.shape.iter().product()
     }
 
-    /// The values copied to the host (for tests, and for ops computed on the host).
+    /// The values, copied.
     pub fn to_vec(&self) -> Vec<f32> {
-        self.data.to_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
+        self.data.to_vec()
     }
 }
 
@@ -187,6 +187,11 @@ impl ProxyInputs {
     /// The alignment of an input (from the table).
     pub fn alignment(input: InputId) -> Alignment {
         table::input(input).alignment
+    }
+
+    /// Keeps only the listed inputs (the rest are dropped, freeing their memory).
+    pub fn retain(&mut self, keep: &[InputId]) {
+        self.inputs.retain(|id, _| keep.contains(id));
     }
 
     /// Total number of f32 values held, for memory accounting.

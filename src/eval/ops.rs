@@ -5,14 +5,15 @@
 //! tests check each line of it against values computed independently.
 //!
 //! Representation: a [`Value`] is one number, or a list of entries; an [`Entry`] is a scalar
-//! (f64, on the host) or a tensor (f32, flat on the device, with its shape). Element-wise ops
-//! run on the device in f32; every reduction accumulates in f64. Ops take their operands by
+//! (f64) or a tensor (f32, flat on the host, with its shape). Element-wise ops run in f32;
+//! every reduction accumulates in f64. Evaluation runs on the host, so that architectures can be
+//! scored on parallel threads (burn's CPU device serialises its ops). Ops take their operands by
 //! value and build new tensors: nothing is modified in place.
 
 use super::inputs::TensorEntry;
 use crate::lang::syntax::BinOp;
 use crate::lang::table::{OpId, EPSILON};
-use burn::tensor::{activation, FloatDType, Tensor};
+use std::sync::Arc;
 
 /// Why a proxy has no value on an architecture.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -60,10 +61,19 @@ impl Value {
 }
 
 type ScalarFn = fn(f64) -> f64;
-type TensorFn = fn(Tensor<1>) -> Tensor<1>;
+type ElementFn = fn(f32) -> f32;
 
 /// `max(x, m)` that keeps NaN (f64::max would drop it).
 fn max_keep_nan(x: f64, m: f64) -> f64 {
+    if x.is_nan() {
+        x
+    } else {
+        x.max(m)
+    }
+}
+
+/// `max(x, m)` in f32, keeping NaN.
+fn max_keep_nan32(x: f32, m: f32) -> f32 {
     if x.is_nan() {
         x
     } else {
@@ -80,32 +90,31 @@ fn sign_plus(x: f64) -> f64 {
     }
 }
 
-/// `1 / (x + ε·sign(x))` on a tensor, sign(0) = +1.
-fn safe_recip(t: Tensor<1>) -> Tensor<1> {
-    // s = 1 − 2·[x < 0]  ∈ {+1, −1}
-    let s = t.clone().lower_elem(0.0).float().mul_scalar(-2.0).add_scalar(1.0);
-    (t + s.mul_scalar(EPSILON)).recip()
+/// `1 / (x + ε·sign(x))` in f32, sign(0) = +1.
+fn safe_recip32(x: f32) -> f32 {
+    1.0 / (x + EPSILON as f32 * if x < 0.0 { -1.0 } else { 1.0 })
 }
 
-/// The element-wise ops: each as a pair of functions, one for f64 scalars and one for f32
-/// tensors, side by side so that they say the same thing. `None` for ops that are not
-/// element-wise.
-pub fn elementwise(op: OpId) -> Option<(ScalarFn, TensorFn)> {
+/// The element-wise ops: each as a pair of functions, one for f64 scalars and one for the f32
+/// elements of a tensor, side by side so that they say the same thing. `None` for ops that are
+/// not element-wise.
+pub fn elementwise(op: OpId) -> Option<(ScalarFn, ElementFn)> {
+    const E32: f32 = EPSILON as f32;
     Some(match op {
-        OpId::Log => (|x| max_keep_nan(x, EPSILON).ln(), |t| t.clamp_min(EPSILON).log()),
-        OpId::Abslog => (|x| max_keep_nan(x.abs(), EPSILON).ln(), |t| t.abs().clamp_min(EPSILON).log()),
-        OpId::Abs => (f64::abs, |t| t.abs()),
-        OpId::Sq => (|x| x * x, |t| t.clone() * t),
-        OpId::Exp => (f64::exp, |t| t.exp()),
-        OpId::Relu => (|x| max_keep_nan(x, 0.0), |t| t.clamp_min(0.0)),
-        OpId::Recip => (|x| 1.0 / (x + EPSILON * sign_plus(x)), safe_recip),
-        OpId::Sigmoid => (|x| 1.0 / (1.0 + (-x).exp()), activation::sigmoid),
-        OpId::Sqrt => (|x| max_keep_nan(x, 0.0).sqrt(), |t| t.clamp_min(0.0).sqrt()),
-        OpId::Neg => (|x| -x, |t| t.neg()),
-        OpId::Id => (|x| x, |t| t),
+        OpId::Log => (|x| max_keep_nan(x, EPSILON).ln(), |x| max_keep_nan32(x, E32).ln()),
+        OpId::Abslog => (|x| max_keep_nan(x.abs(), EPSILON).ln(), |x| max_keep_nan32(x.abs(), E32).ln()),
+        OpId::Abs => (f64::abs, f32::abs),
+        OpId::Sq => (|x| x * x, |x| x * x),
+        OpId::Exp => (f64::exp, f32::exp),
+        OpId::Relu => (|x| max_keep_nan(x, 0.0), |x| max_keep_nan32(x, 0.0)),
+        OpId::Recip => (|x| 1.0 / (x + EPSILON * sign_plus(x)), safe_recip32),
+        OpId::Sigmoid => (|x| 1.0 / (1.0 + (-x).exp()), |x| 1.0 / (1.0 + (-x).exp())),
+        OpId::Sqrt => (|x| max_keep_nan(x, 0.0).sqrt(), |x| max_keep_nan32(x, 0.0).sqrt()),
+        OpId::Neg => (|x| -x, |x| -x),
+        OpId::Id => (|x| x, |x| x),
         OpId::Step => (
             |x| if x.is_nan() { x } else if x > 0.0 { 1.0 } else { 0.0 },
-            |t| t.greater_elem(0.0).float(),
+            |x| if x.is_nan() { x } else if x > 0.0 { 1.0 } else { 0.0 },
         ),
         _ => return None,
     })
@@ -118,13 +127,17 @@ fn may_overflow(op: OpId) -> bool {
 }
 
 /// Sum of all elements in f64.
-pub fn sum_f64(t: &Tensor<1>) -> f64 {
-    t.clone().cast(FloatDType::F64).sum().into_scalar::<f64>()
+pub fn sum_f64(t: &[f32]) -> f64 {
+    t.iter().map(|&x| x as f64).sum()
 }
 
-/// True when every element is finite (the f64 sum of f32 values cannot overflow).
-pub fn all_finite(t: &Tensor<1>) -> bool {
-    sum_f64(t).is_finite()
+/// True when every element is finite.
+pub fn all_finite(t: &[f32]) -> bool {
+    t.iter().all(|x| x.is_finite())
+}
+
+fn map(t: &[f32], f: impl Fn(f32) -> f32) -> Arc<[f32]> {
+    t.iter().map(|&x| f(x)).collect()
 }
 
 fn check_finite(t: TensorEntry, what: &str) -> Result<TensorEntry, Invalid> {
@@ -159,7 +172,7 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
         return map_entries(x, |e| match e {
             Entry::Scalar(v) => Ok(Entry::Scalar(scalar(v))),
             Entry::Tensor(t) => {
-                let out = TensorEntry { data: tensor(t.data), shape: t.shape };
+                let out = TensorEntry { data: map(&t.data, tensor), shape: t.shape };
                 Ok(Entry::Tensor(if may_overflow(op) { check_finite(out, what)? } else { out }))
             }
         });
@@ -193,48 +206,50 @@ fn distribution(op: OpId, e: Entry) -> Result<Entry, Invalid> {
         Entry::Tensor(t) => t,
     };
     let n = t.numel();
-    let data = match op {
+    let x = &t.data;
+    let data: Arc<[f32]> = match op {
         OpId::Softmax | OpId::Logsoftmax => {
             let last = *t.shape.last().unwrap_or(&1);
-            if last == 0 {
+            if last == 0 || n == 0 {
                 return Ok(Entry::Tensor(t));
             }
-            let rows = n / last;
-            let x = t.data.reshape([rows, last]);
-            let shifted = x.clone() - x.max_dim(1);
-            let out = if op == OpId::Softmax {
-                let e = shifted.exp();
-                e.clone() / e.sum_dim(1)
-            } else {
-                shifted.clone() - shifted.exp().sum_dim(1).log()
-            };
-            out.reshape([n])
+            let mut out = Vec::with_capacity(n);
+            for row in x.chunks(last) {
+                let m = row.iter().copied().fold(f32::NEG_INFINITY, |a, b| if b.is_nan() || b > a { b } else { a });
+                let total: f64 = row.iter().map(|&v| ((v - m) as f64).exp()).sum();
+                if op == OpId::Softmax {
+                    out.extend(row.iter().map(|&v| (((v - m) as f64).exp() / total) as f32));
+                } else {
+                    let lse = total.ln();
+                    out.extend(row.iter().map(|&v| ((v - m) as f64 - lse) as f32));
+                }
+            }
+            out.into()
         }
         OpId::Minmax => {
             if n == 0 {
                 return Ok(Entry::Tensor(t));
             }
-            let lo = t.data.clone().min().into_scalar::<f64>();
-            let hi = t.data.clone().max().into_scalar::<f64>();
+            let lo = x.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+            let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
             if hi - lo <= EPSILON {
-                t.data.zeros_like()
+                vec![0.0; n].into()
             } else {
-                t.data.sub_scalar(lo).div_scalar(hi - lo)
+                map(x, |v| ((v as f64 - lo) / (hi - lo)) as f32)
             }
         }
         _ => {
             // normalize: (x − mean) / std, std unbiased, in f64.
             if n < 2 {
-                t.data.zeros_like()
+                vec![0.0; n].into()
             } else {
-                let mean = sum_f64(&t.data) / n as f64;
-                let centered = t.data.clone().cast(FloatDType::F64).sub_scalar(mean);
-                let var = (centered.clone() * centered).sum().into_scalar::<f64>() / (n as f64 - 1.0);
+                let mean = sum_f64(x) / n as f64;
+                let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
                 let std = var.sqrt();
                 if std <= EPSILON || !std.is_finite() {
-                    t.data.zeros_like()
+                    vec![0.0; n].into()
                 } else {
-                    t.data.sub_scalar(mean).div_scalar(std)
+                    map(x, |v| ((v as f64 - mean) / std) as f32)
                 }
             }
         }
@@ -248,21 +263,17 @@ fn reduce(op: OpId, t: &TensorEntry) -> Result<f64, Invalid> {
     if n == 0 && op != OpId::Numel {
         return Err(Invalid::new("an entry has no elements"));
     }
-    let x64 = || t.data.clone().cast(FloatDType::F64);
+    let x = &t.data;
     Ok(match op {
-        OpId::Fro => {
-            let x = x64();
-            (x.clone() * x).sum().into_scalar::<f64>().sqrt()
-        }
-        OpId::Normsum | OpId::Mean => sum_f64(&t.data) / n as f64,
-        OpId::L1 => x64().abs().sum().into_scalar::<f64>() / n as f64,
+        OpId::Fro => x.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt(),
+        OpId::Normsum | OpId::Mean => sum_f64(x) / n as f64,
+        OpId::L1 => x.iter().map(|&v| (v as f64).abs()).sum::<f64>() / n as f64,
         OpId::Std => {
             if n < 2 {
                 return Err(Invalid::new("std of an entry with fewer than two elements"));
             }
-            let mean = sum_f64(&t.data) / n as f64;
-            let c = x64().sub_scalar(mean);
-            ((c.clone() * c).sum().into_scalar::<f64>() / (n as f64 - 1.0)).sqrt()
+            let mean = sum_f64(x) / n as f64;
+            (x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt()
         }
         OpId::Numel => n as f64,
         OpId::Nuc => nuclear_norm(t)?,
@@ -271,8 +282,8 @@ fn reduce(op: OpId, t: &TensorEntry) -> Result<f64, Invalid> {
 }
 
 /// The sum of singular values of a matrix entry: the square roots of the eigenvalues of the
-/// smaller Gram matrix (`X Xᵀ` or `Xᵀ X`, formed on the device in f64), from a symmetric
-/// eigensolver on the host. Tiny negative eigenvalues from rounding count as 0.
+/// smaller Gram matrix (`X Xᵀ` or `Xᵀ X`, in f64), from a symmetric eigensolver. Tiny negative
+/// eigenvalues from rounding count as 0.
 fn nuclear_norm(t: &TensorEntry) -> Result<f64, Invalid> {
     let [rows, cols] = t.shape[..] else {
         return Err(Invalid::new("nuc needs a matrix"));
@@ -280,11 +291,9 @@ fn nuclear_norm(t: &TensorEntry) -> Result<f64, Invalid> {
     if !all_finite(&t.data) {
         return Err(Invalid::new("nuc of a matrix with non-finite values"));
     }
-    let x = t.data.clone().cast(FloatDType::F64).reshape([rows, cols]);
-    let (gram, k) = if rows <= cols { (x.clone().matmul(x.transpose()), rows) } else { (x.clone().transpose().matmul(x), cols) };
-    let values: Vec<f64> = gram.into_data().convert::<f64>().try_to_vec::<f64>().map_err(|e| Invalid::new(format!("nuc: {e:?}")))?;
-    let g = nalgebra::DMatrix::from_row_slice(k, k, &values);
-    Ok(nalgebra::SymmetricEigen::new(g).eigenvalues.iter().map(|&l| l.max(0.0).sqrt()).sum())
+    let x = nalgebra::DMatrix::from_row_iterator(rows, cols, t.data.iter().map(|&v| v as f64));
+    let gram = if rows <= cols { &x * x.transpose() } else { x.transpose() * &x };
+    Ok(nalgebra::SymmetricEigen::new(gram).eigenvalues.iter().map(|&l| l.max(0.0).sqrt()).sum())
 }
 
 /// `amax`/`asum` along one axis of an entry.
@@ -300,19 +309,23 @@ fn reduce_axis(op: OpId, t: TensorEntry, axis: i64, what: &str) -> Result<Entry,
     if len == 0 {
         return Err(Invalid::new(format!("{what}: axis {axis} is empty")));
     }
-    let x = t.data.reshape([pre, len, post]);
-    let reduced = match op {
-        OpId::Amax => x.max_dim(1),
-        _ => x.cast(FloatDType::F64).sum_dim(1).cast(FloatDType::F32),
-    };
+    let x = &t.data;
+    let mut reduced = Vec::with_capacity(pre * post);
+    for p in 0..pre {
+        for q in 0..post {
+            let at = |k: usize| x[(p * len + k) * post + q];
+            reduced.push(match op {
+                OpId::Amax => (1..len).map(at).fold(at(0), |a, b| if b.is_nan() || b > a { b } else { a }),
+                _ => (0..len).map(|k| at(k) as f64).sum::<f64>() as f32,
+            });
+        }
+    }
     let mut shape = t.shape;
     shape.remove(k);
-    let data = reduced.reshape([pre * post]);
     if shape.is_empty() {
-        let v = data.into_scalar::<f64>();
-        return Ok(Entry::Scalar(scalar_finite(v, what)?));
+        return Ok(Entry::Scalar(scalar_finite(reduced[0] as f64, what)?));
     }
-    let out = TensorEntry { data, shape };
+    let out = TensorEntry { data: reduced.into(), shape };
     Ok(Entry::Tensor(if op == OpId::Asum { check_finite(out, what)? } else { out }))
 }
 
@@ -353,43 +366,27 @@ pub fn scalar_binary(op: BinOp, a: f64, b: f64) -> f64 {
     }
 }
 
-fn tensor_scalar(op: BinOp, t: Tensor<1>, s: f64) -> Tensor<1> {
+/// `+ - * /` of two f32 elements, in f32 (`/` through the safe reciprocal).
+fn element_binary(op: BinOp) -> fn(f32, f32) -> f32 {
     match op {
-        BinOp::Add => t.add_scalar(s),
-        BinOp::Sub => t.sub_scalar(s),
-        BinOp::Mul => t.mul_scalar(s),
-        BinOp::Div => t.mul_scalar(1.0 / (s + EPSILON * sign_plus(s))),
-    }
-}
-
-fn scalar_tensor(op: BinOp, s: f64, t: Tensor<1>) -> Tensor<1> {
-    match op {
-        BinOp::Add => t.add_scalar(s),
-        BinOp::Sub => t.neg().add_scalar(s),
-        BinOp::Mul => t.mul_scalar(s),
-        BinOp::Div => safe_recip(t).mul_scalar(s),
-    }
-}
-
-fn tensor_tensor(op: BinOp, a: Tensor<1>, b: Tensor<1>) -> Tensor<1> {
-    match op {
-        BinOp::Add => a + b,
-        BinOp::Sub => a - b,
-        BinOp::Mul => a * b,
-        BinOp::Div => a * safe_recip(b),
+        BinOp::Add => |a, b| a + b,
+        BinOp::Sub => |a, b| a - b,
+        BinOp::Mul => |a, b| a * b,
+        BinOp::Div => |a, b| a * safe_recip32(b),
     }
 }
 
 fn entry_binary(op: BinOp, a: Entry, b: Entry, what: &str) -> Result<Entry, Invalid> {
     let out = match (a, b) {
         (Entry::Scalar(x), Entry::Scalar(y)) => return Ok(Entry::Scalar(scalar_binary(op, x, y))),
-        (Entry::Tensor(t), Entry::Scalar(s)) => TensorEntry { data: tensor_scalar(op, t.data, s), shape: t.shape },
-        (Entry::Scalar(s), Entry::Tensor(t)) => TensorEntry { data: scalar_tensor(op, s, t.data), shape: t.shape },
+        (Entry::Tensor(t), Entry::Scalar(s)) => TensorEntry { data: map(&t.data, |x| scalar_binary(op, x as f64, s) as f32), shape: t.shape },
+        (Entry::Scalar(s), Entry::Tensor(t)) => TensorEntry { data: map(&t.data, |x| scalar_binary(op, s, x as f64) as f32), shape: t.shape },
         (Entry::Tensor(x), Entry::Tensor(y)) => {
             if x.shape != y.shape {
                 return Err(Invalid::new(format!("{what}: entries of shapes {:?} and {:?} cannot be combined", x.shape, y.shape)));
             }
-            TensorEntry { data: tensor_tensor(op, x.data, y.data), shape: x.shape }
+            let f = element_binary(op);
+            TensorEntry { data: x.data.iter().zip(y.data.iter()).map(|(&a, &b)| f(a, b)).collect(), shape: x.shape }
         }
     };
     Ok(Entry::Tensor(check_finite(out, what)?))
@@ -435,8 +432,11 @@ pub fn apply_matmul(a: Value, b: Value, what: &str) -> Result<Value, Invalid> {
         if k1 != k2 {
             return Err(Invalid::new(format!("{what}: inner sizes differ ({m}×{k1} times {k2}×{n})")));
         }
-        let p = x.data.reshape([m, k1]).matmul(y.data.reshape([k2, n])).reshape([m * n]);
-        out.push(Entry::Tensor(check_finite(TensorEntry { data: p, shape: vec![m, n] }, what)?));
+        let a = nalgebra::DMatrix::from_row_iterator(m, k1, x.data.iter().map(|&v| v as f64));
+        let b = nalgebra::DMatrix::from_row_iterator(k2, n, y.data.iter().map(|&v| v as f64));
+        let p = a * b;
+        let data: Arc<[f32]> = (0..m).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| p[(i, j)] as f32).collect();
+        out.push(Entry::Tensor(check_finite(TensorEntry { data, shape: vec![m, n] }, what)?));
     }
     Ok(Value::Entries(out))
 }

@@ -163,7 +163,7 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
         .filter(|(name, _, _)| own.contains(name))
         .map(|(_, t, shape)| {
             let n: usize = shape.iter().product();
-            TensorEntry { data: t.clone().inner().reshape([n]), shape: shape.to_vec() }
+            TensorEntry { data: TensorEntry::new(t.clone().inner().reshape([n])).data, shape: shape.to_vec() }
         })
         .collect();
     let numel = params.iter().map(TensorEntry::numel).sum();
