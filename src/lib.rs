@@ -17,3 +17,4 @@ pub mod models;
 pub mod gather;
 pub mod stats;
 pub mod rank;
+pub mod search;

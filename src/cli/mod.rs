@@ -4,6 +4,8 @@
 //! warnings with `--deny-warnings`, or files that `fmt --check` would change), 2 usage or I/O
 //! errors. Human output goes to stderr; `--format json` writes one JSON document to stdout.
 
+pub mod evolve;
+
 use crate::bench::Benchmark;
 use crate::lang::{self, diagnostic, table, Severity};
 use crate::gather::{self, text::Corpus, GatherOptions};
@@ -39,6 +41,8 @@ pub enum Command {
     Score(ScoreArgs),
     /// Rank a benchmark's architectures with proxies, beside the baselines.
     Rank(RankArgs),
+    /// Search for a proxy by genetic programming on a search set; report it on the held-out rest.
+    Evolve(evolve::EvolveArgs),
 }
 
 /// Arguments of `lpzero rank`.
@@ -250,6 +254,7 @@ pub fn main() -> ExitCode {
         Command::Params(args) => edge(params(&args)),
         Command::Score(args) => edge(score(&args)),
         Command::Rank(args) => edge(rank(&args)),
+        Command::Evolve(args) => edge(evolve::evolve(&args)),
     }
 }
 

@@ -34,7 +34,7 @@ impl Span {
 }
 
 /// An infix arithmetic operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum BinOp {
     /// `+`
     Add,

@@ -14,7 +14,7 @@ use params::{count_by_group, ParamSpec};
 use serde::Serialize;
 
 /// Which FlexiBERT networks to build.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Fidelity {
     /// The networks as the benchmark trained them (every layer SA-SDP at the architecture's width).
