@@ -82,6 +82,10 @@ pub struct EvolveArgs {
     /// Other runs' directories to overlay on the convergence plot (repeatable).
     #[arg(long, value_name = "DIR")]
     pub compare: Vec<PathBuf>,
+    /// Stop after this many iterations in all, as Ctrl-C would (checkpoint written; continue
+    /// with `--resume`): splits a long search into sessions.
+    #[arg(long, value_name = "N")]
+    pub stop_after: Option<usize>,
     /// Output format of the final summary.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -291,7 +295,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     bar.set_position(search.state.iteration as u64);
     let mut last_save = std::time::Instant::now();
     while !search.finished() {
-        if stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) || args.stop_after.is_some_and(|n| search.state.iteration >= n) {
             bar.finish_and_clear();
             save(&search, &history)?;
             eprintln!("stopped after iteration {}; continue with `lpzero evolve --resume {}`", search.state.iteration, dir.display());
