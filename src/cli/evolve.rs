@@ -70,7 +70,9 @@ pub struct EvolveArgs {
     /// Largest tree in nodes (free shape).
     #[arg(long, default_value_t = 12)]
     pub max_size: usize,
-    /// Inputs the candidates may read, comma-separated [default: every input except P].
+    /// Inputs the candidates may read, comma-separated [default: the paper's six, A H S W G J;
+    /// GA, GH and P are allowed but cost memory: the search keeps every search architecture's
+    /// inputs in memory].
     #[arg(long, value_delimiter = ',')]
     pub inputs: Vec<String>,
     /// Turn the Rule-based Pruning Strategy off (the ablation).
@@ -117,7 +119,7 @@ struct Checkpoint {
 
 fn parse_inputs(names: &[String]) -> anyhow::Result<Vec<InputId>> {
     if names.is_empty() {
-        return Ok(table::INPUTS.iter().map(|i| i.id).filter(|i| *i != InputId::P).collect());
+        return Ok(vec![InputId::A, InputId::H, InputId::S, InputId::W, InputId::G, InputId::J]);
     }
     names
         .iter()
