@@ -265,12 +265,14 @@ pub fn depthwise_conv(x: Tensor<3>, weight: Tensor<2>) -> Tensor<3> {
 /// ConvBERT's dynamic convolution: every token mixes a window of `k` positions of `u`
 /// `[batch, token, heads·d]` with its own per-head kernel `kernels` `[batch, token, heads, k]`:
 /// `out[b, t, j, i] = Σ_r u[b, t + r − (k−1)/2, j·d + i] · kernels[b, t, j, r]`, zero outside the
-/// sequence. Returns `[batch, token, heads, d]`.
+/// sequence. Returns `[batch, token, heads, d]`. `k` is odd and `heads` divides the width of `u`
+/// (as [`mixer_shape`] ensures).
 pub fn dynamic_conv(u: Tensor<3>, kernels: Tensor<4>) -> Tensor<4> {
     let [b, t, width] = u.dims();
     let [_, _, heads, k] = kernels.dims();
     let d = width / heads;
-    let up = pad_tokens(u, (k - 1) / 2, (k - 1) / 2);
+    let half = k.saturating_sub(1) / 2;
+    let up = pad_tokens(u, half, half);
     let mut out: Option<Tensor<4>> = None;
     for r in 0..k {
         let window = up.clone().narrow(1, r, t).reshape([b, t, heads, d]);
@@ -386,8 +388,10 @@ fn mixer(p: &ParamStore, l: usize, layer: &FlexiLayer, x: Tensor<3>, rec: &mut R
     })
 }
 
-/// The forward pass: returns the mean MLM loss (a one-element tensor) and records the inputs.
-/// Errors when a layer cannot be built (see [`mixer_shape`]) or the batch is longer than the
+/// The forward pass: returns the mean MLM loss (a one-element tensor: cross entropy of the
+/// original tokens at the masked positions, through the tied head) and records the inputs. The
+/// reference back-propagated the sum of the last hidden states instead, which the final
+/// LayerNorm makes exactly zero. Errors when a layer cannot be built (see [`mixer_shape`]) or the batch is longer than the
 /// 512 learned positions.
 pub fn forward(p: &ParamStore, arch: &FlexiArch, batch: &MlmBatch, rec: &mut Recorder) -> Result<Tensor<1>, ModelError> {
     if batch.len > MAX_POSITIONS {
