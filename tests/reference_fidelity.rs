@@ -239,10 +239,10 @@ impl TinyDsc {
                     let w = &softmax_rows(&[logits])[0];
                     for i in 0..d {
                         let mut s = 0.0;
-                        for r in 0..k {
+                        for (r, wr) in w.iter().enumerate() {
                             let tt = t as isize + r as isize - half;
                             if (0..T as isize).contains(&tt) {
-                                s += u[tt as usize][j * d + i] * w[r];
+                                s += u[tt as usize][j * d + i] * wr;
                             }
                         }
                         out[((b * T + t) * h + j) * d + i] = s;
