@@ -6,7 +6,11 @@ use lpzero::rank::baselines;
 use lpzero::stats::correlate;
 
 fn corr(bench: &Benchmark, name: &str) -> (f64, f64) {
-    let b = baselines(bench, Fidelity::Trained).unwrap().into_iter().find(|b| b.name == name).unwrap();
+    corr_at(bench, name, Fidelity::Trained)
+}
+
+fn corr_at(bench: &Benchmark, name: &str, fidelity: Fidelity) -> (f64, f64) {
+    let b = baselines(bench, fidelity).unwrap().into_iter().find(|b| b.name == name).unwrap();
     let c = correlate(&b.scores.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &bench.quality());
     (c.spearman.unwrap(), c.kendall.unwrap())
 }
@@ -35,4 +39,22 @@ fn parameter_count_and_depth_baselines_reproduce_the_published_numbers() {
     assert_eq!((round3(rho), round3(tau)), (0.737, 0.582));
     let (rho, tau) = corr(&gpt2, "params (non-embedding)");
     assert_eq!((round3(rho), round3(tau)), (0.967, 0.847));
+}
+
+/// At `--fidelity reference` the parameter-count baselines count the reference's networks (width
+/// 256, the six layer types), whose counts are the CSV's `Number of Parameters`: ρ 0.652, τ 0.454
+/// as published in `../shared/data/README.md`.
+#[test]
+fn reference_fidelity_parameter_baseline_reproduces_the_references_correlation() {
+    let Some(dir) = shared_data_dir() else {
+        eprintln!("skipping: ../shared/data (or $LPZERO_DATA) is not present");
+        return;
+    };
+    let flexi = Benchmark::load(&dir.join("benchmarks/flexibert/BERT_benchmark.json")).unwrap();
+    for name in ["params (total)", "params (non-embedding)"] {
+        let (rho, tau) = corr_at(&flexi, name, Fidelity::Reference);
+        assert_eq!((round3(rho), round3(tau)), (0.652, 0.454), "{name}");
+    }
+    // Depth does not depend on the fidelity.
+    assert_eq!(round3(corr_at(&flexi, "layers", Fidelity::Reference).0), 0.834);
 }

@@ -15,8 +15,28 @@
 //!   `[batch, token, dim]`.
 //! * `P`: every parameter tensor, in name order.
 //!
-//! The loss: GPT-2, mean next-token cross entropy through the adaptive softmax; FlexiBERT, mean
-//! masked-language-model cross entropy through a head tied to the word embeddings. Dropout is
+//! FlexiBERT at `--fidelity reference` (`models::flexibert_reference`) has layers that are not
+//! attention; every layer still gives one entry of `H`, `GH` and `S`, so the counts per
+//! alignment hold:
+//! * SA-SDP, SA-WMA: as above (`H` the per-head context, `S` the probabilities, no mask).
+//! * LT-DFT, LT-DCT: `H` is the per-head transform `[batch, head, token, dim]`, the mixer's
+//!   output before the heads are merged (it is the layer's `m`, as LT has no output block);
+//!   `S` is the softmax over `dim` of that transform, `[batch, head, token, dim]`, which the
+//!   reference computed, discarded, and hooked as its `softmax` input. (The reference's `head`
+//!   input hooked the input projection instead of the transform.)
+//! * DSC: `H` is what enters the output dense, split per head `[batch, 2h', token, dim]`: the h'
+//!   attention heads, then the h' dynamic-convolution heads; `S` is the attention branch's
+//!   probabilities `[batch, h', query, key]` (the dynamic kernels' softmax is not included, as in
+//!   the reference).
+//! * `W`/`G` hold every dense layer of the blocks in forward order: the mixer's (query, key,
+//!   value and WMA's square matrix; LT's input projection; DSC's query, key, value,
+//!   `conv_kernel`, `conv_out`), the output dense of SA and DSC, then the FFN layers. DSC's
+//!   depthwise and pointwise convolution kernels are not dense layers and appear only in `P`.
+//!
+//! The loss: GPT-2, mean next-token cross entropy through the adaptive softmax; FlexiBERT (both
+//! fidelities), mean masked-language-model cross entropy through a head tied to the word
+//! embeddings. (The reference back-propagated the sum of FlexiBERT's last hidden states, which
+//! the final LayerNorm makes exactly zero.) Dropout is
 //! off; parameters are drawn from a seed derived from the run's seed and the architecture id,
 //! so gathering is deterministic.
 
@@ -26,7 +46,7 @@ use crate::eval::{InputError, ProxyInputs, TensorEntry};
 use crate::lang::table::InputId;
 use crate::models::nn::Recorder;
 use crate::models::params::ParamStore;
-use crate::models::{self, flexibert, gpt2, ArchRef, Fidelity, ModelError};
+use crate::models::{self, flexibert, flexibert_reference, gpt2, ArchRef, Fidelity, ModelError};
 use burn::tensor::{Device, Tensor};
 use std::time::Instant;
 use text::{Corpus, TextError};
@@ -122,7 +142,10 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
                 return Err(GatherError::Config(format!("--seq-len {} exceeds FlexiBERT's {} positions", opts.seq_len, flexibert::MAX_POSITIONS)));
             }
             let batch = text::mlm_batch(corpus, opts.batch, opts.seq_len, opts.seed)?;
-            flexibert::forward(&store, a, &batch, &mut rec)
+            match opts.fidelity {
+                Fidelity::Trained => flexibert::forward(&store, a, &batch, &mut rec),
+                Fidelity::Reference => flexibert_reference::forward(&store, a, &batch, &mut rec)?,
+            }
         }
         ArchRef::Gpt2(a) => {
             if opts.seq_len > a.tgt_len {

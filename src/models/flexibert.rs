@@ -96,18 +96,10 @@ pub struct MlmBatch {
 
 /// The forward pass: returns the mean MLM loss (a one-element tensor) and records inputs.
 pub fn forward(p: &ParamStore, arch: &FlexiArch, batch: &MlmBatch, rec: &mut Recorder) -> Tensor<1> {
-    let device = p.matrix("emb.word").device();
     let (b, t) = (batch.batch, batch.len);
     assert!(t <= MAX_POSITIONS, "sequence length {t} exceeds {MAX_POSITIONS} positions");
-    let ids = Tensor::<1, Int>::from_data(TensorData::new(batch.ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [b * t]), &device);
-    let word = p.matrix("emb.word").select(0, ids).reshape([b, t, EMBED]);
-    let pos = p.matrix("emb.position").slice([0..t]).reshape([1, t, EMBED]);
-    let typ = p.matrix("emb.type").slice([0..1]).reshape([1, 1, EMBED]);
-    let emb = rec.embeddings(word + pos + typ);
-    let mut x = nn::layer_norm(p, "emb.ln", emb, LN_EPS);
-    if p.has("emb.project.weight") {
-        x = nn::linear(p, "emb.project", x);
-    }
+    let device = p.matrix("emb.word").device();
+    let mut x = embed(p, batch, rec);
     let pad: Vec<f32> = batch.attention.iter().map(|&m| if m == 0 { -10000.0 } else { 0.0 }).collect();
     let mask = AttnMask::Padding(Tensor::<4>::from_data(TensorData::new(pad, [b, 1, 1, t]), &device));
     for (l, layer) in arch.layers.iter().enumerate() {
@@ -118,25 +110,52 @@ pub fn forward(p: &ParamStore, arch: &FlexiArch, batch: &MlmBatch, rec: &mut Rec
         let ctx = nn::attention(q, k, v, layer.heads, &mask, rec);
         let o = linear_rec(p, &name("attn.output"), nn::merge_heads(ctx), rec);
         let m = nn::layer_norm(p, &name("attn.ln"), x + o, LN_EPS);
-        let pre = linear_rec(p, &name("ffn.0"), m.clone(), rec);
-        let mut a = rec.ffn_act(nn::gelu(pre));
-        for j in 1..layer.num_ffn {
-            let pre = linear_rec(p, &name(&format!("ffn.{j}")), a, rec);
-            a = rec.ffn_act(nn::gelu(pre));
-        }
-        let y = linear_rec(p, &name("ffn.out"), a, rec);
-        x = nn::layer_norm(p, &name("ffn.ln"), m + y, LN_EPS);
+        x = ffn_block(p, l, layer.num_ffn, m, rec);
     }
     mlm_loss(p, x, batch)
 }
 
-fn linear_rec(p: &ParamStore, name: &str, x: Tensor<3>, rec: &mut Recorder) -> Tensor<3> {
+/// The embeddings: word + position + type (type 0) → recorded as `J`'s point → LayerNorm →
+/// the projection `emb.project` when the model declares one. Shared by both fidelities.
+pub(crate) fn embed(p: &ParamStore, batch: &MlmBatch, rec: &mut Recorder) -> Tensor<3> {
+    let device = p.matrix("emb.word").device();
+    let (b, t) = (batch.batch, batch.len);
+    let ids = Tensor::<1, Int>::from_data(TensorData::new(batch.ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [b * t]), &device);
+    let word = p.matrix("emb.word").select(0, ids).reshape([b, t, EMBED]);
+    let pos = p.matrix("emb.position").slice([0..t]).reshape([1, t, EMBED]);
+    let typ = p.matrix("emb.type").slice([0..1]).reshape([1, 1, EMBED]);
+    let emb = rec.embeddings(word + pos + typ);
+    let x = nn::layer_norm(p, "emb.ln", emb, LN_EPS);
+    if p.has("emb.project.weight") {
+        nn::linear(p, "emb.project", x)
+    } else {
+        x
+    }
+}
+
+/// Layer `l`'s FFN stack on the mixer output `m`: `ffn.0`, GELU, then `ffn.1 … ffn.{n−1}` each
+/// followed by GELU (every GELU output recorded as `A`), `ffn.out`, and `LayerNorm(· + m)` with
+/// `ffn.ln`. Shared by both fidelities.
+pub(crate) fn ffn_block(p: &ParamStore, l: usize, num_ffn: usize, m: Tensor<3>, rec: &mut Recorder) -> Tensor<3> {
+    let name = |part: &str| format!("layer.{l}.{part}");
+    let pre = linear_rec(p, &name("ffn.0"), m.clone(), rec);
+    let mut a = rec.ffn_act(nn::gelu(pre));
+    for j in 1..num_ffn {
+        let pre = linear_rec(p, &name(&format!("ffn.{j}")), a, rec);
+        a = rec.ffn_act(nn::gelu(pre));
+    }
+    let y = linear_rec(p, &name("ffn.out"), a, rec);
+    nn::layer_norm(p, &name("ffn.ln"), m + y, LN_EPS)
+}
+
+/// A linear layer whose weight is recorded (for `W` and `G`).
+pub(crate) fn linear_rec(p: &ParamStore, name: &str, x: Tensor<3>, rec: &mut Recorder) -> Tensor<3> {
     rec.linear(&format!("{name}.weight"));
     nn::linear(p, name, x)
 }
 
 /// Mean cross entropy of the original tokens at the masked positions, through the tied head.
-fn mlm_loss(p: &ParamStore, x: Tensor<3>, batch: &MlmBatch) -> Tensor<1> {
+pub(crate) fn mlm_loss(p: &ParamStore, x: Tensor<3>, batch: &MlmBatch) -> Tensor<1> {
     let device = x.device();
     let [b, t, _] = x.dims();
     let z = nn::layer_norm(p, "head.ln", nn::gelu(nn::linear(p, "head.dense", x)), LN_EPS).reshape([b * t, EMBED]);

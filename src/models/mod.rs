@@ -1,10 +1,12 @@
-//! The benchmark model families, built in burn: FlexiBERT (as trained) and GPT-2 flex.
+//! The benchmark model families, built in burn: FlexiBERT (as trained, or as the reference
+//! implementation built it) and GPT-2 flex.
 //!
 //! A model is a list of parameter declarations ([`params::ParamSpec`]) and a forward function
 //! over the materialised tensors ([`params::ParamStore`]). Models know nothing of the proxy
 //! language; the forward pass exposes activations through a [`nn::Recorder`].
 
 pub mod flexibert;
+pub mod flexibert_reference;
 pub mod gpt2;
 pub mod nn;
 pub mod params;
@@ -27,9 +29,6 @@ pub enum Fidelity {
 /// A problem building a model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
-    /// The requested fidelity is not implemented for this family yet.
-    #[error("--fidelity reference is not implemented yet: lpzero builds the FlexiBERT networks as trained (the six labelled layer types are a later stage)")]
-    ReferenceFidelity,
     /// A configuration lpzero cannot build.
     #[error("{0}")]
     Unsupported(String),
@@ -75,7 +74,7 @@ pub fn spec(arch: ArchRef<'_>, fidelity: Fidelity) -> Result<Vec<ParamSpec>, Mod
     match arch {
         ArchRef::Flexi(a) => match fidelity {
             Fidelity::Trained => Ok(flexibert::spec(a)),
-            Fidelity::Reference => Err(ModelError::ReferenceFidelity),
+            Fidelity::Reference => flexibert_reference::spec(a),
         },
         ArchRef::Gpt2(a) => {
             if !a.tie_weight {

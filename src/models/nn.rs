@@ -128,11 +128,22 @@ pub enum AttnMask {
     Padding(Tensor<4>),
     /// Scores of future keys are replaced by −10000 (GPT-2's causal mask).
     Causal,
+    /// No mask: every query sees every key, padding included (the reference FlexiBERT accepted
+    /// an attention mask and ignored it).
+    None,
 }
 
 /// Multi-head scaled dot-product attention on projected `q, k, v` (`[batch, token, heads·d]`):
 /// returns the per-head outputs `[batch, head, token, d]` and records them and the probabilities.
 pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize, mask: &AttnMask, rec: &mut Recorder) -> Tensor<4> {
+    let (probs, ctx) = attention_parts(q, k, v, heads, mask);
+    rec.attn_probs(&probs);
+    rec.heads(ctx)
+}
+
+/// Multi-head scaled dot-product attention without recording: returns the probabilities
+/// `[batch, head, query, key]` and the per-head outputs `[batch, head, token, d]`.
+pub fn attention_parts(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize, mask: &AttnMask) -> (Tensor<4>, Tensor<4>) {
     let [b, t, width] = q.dims();
     let d = width / heads;
     let split = |x: Tensor<3>| x.reshape([b, t, heads, d]).swap_dims(1, 2);
@@ -144,11 +155,17 @@ pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize, mask: &
             let keep = causal_keep(t, &scores.device());
             scores = scores * keep.clone() + (keep.neg() + 1.0) * -10000.0;
         }
+        AttnMask::None => {}
     }
     let probs = activation::softmax(scores, 3);
-    rec.attn_probs(&probs);
-    let ctx = probs.matmul(v);
-    rec.heads(ctx)
+    let ctx = probs.clone().matmul(v);
+    (probs, ctx)
+}
+
+/// Splits `[batch, token, heads·d]` into `[batch, head, token, d]`.
+pub fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
+    let [b, t, width] = x.dims();
+    x.reshape([b, t, heads, width / heads]).swap_dims(1, 2)
 }
 
 /// `[1, 1, t, t]` with 1 where a query may see a key (key ≤ query), else 0.
