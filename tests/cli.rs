@@ -8,6 +8,7 @@ fn lpzero(args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("NO_COLOR", "1")
+        .env("LPZERO_CACHE", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
         .output()
         .expect("the binary runs")
 }
@@ -300,4 +301,46 @@ fn rank_correlates_proxies_and_prints_baselines() {
     let svg = std::fs::read_to_string(out_dir.join("plots/sum_numel_P__.svg")).unwrap();
     assert_eq!(svg.matches("<circle").count(), 2);
     assert!(svg.contains("Spearman ρ = 1.000"));
+}
+
+#[test]
+fn a_second_rank_reads_the_gathered_inputs_from_the_cache() {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rank-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let run = |expr: &str| {
+        let out = lpzero(&[
+            "rank", "--bench", "tests/fixtures/bench/flexibert.json", "--batch", "2", "--seq-len", "16", "--seed", "5", "--format", "json",
+            "--cache", cache.to_str().unwrap(), "-e", expr,
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
+    };
+    let first = run("sum(fro(G))");
+    assert_eq!(first["cached"], 0);
+    // One key directory, with what it stands for and one file per architecture.
+    let dirs: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 1);
+    let key = std::fs::read_to_string(dirs[0].join("key.json")).unwrap();
+    assert!(key.contains("\"batch\": 2") && key.contains("\"seed\": 5"), "{key}");
+    assert!(dirs[0].join("0.lpzin").exists() && dirs[0].join("1.lpzin").exists());
+    // A new proxy on the same architectures: read back, and the first proxy scores the same.
+    let second = run("sum(fro(G))");
+    assert_eq!(second["cached"], 2);
+    assert_eq!(first["proxies"][0]["spearman"], second["proxies"][0]["spearman"]);
+    let scores = |v: &serde_json::Value| v["proxies"][0]["spearman"].clone();
+    assert_eq!(scores(&first), scores(&second));
+    // A truncated file is ignored and the architecture gathered again (and rewritten).
+    let file = dirs[0].join("1.lpzin");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let third = run("avg(sq(W))");
+    assert_eq!(third["cached"], 1);
+    assert_eq!(std::fs::read(&file).unwrap().len(), bytes.len());
+    // Another seed is another key.
+    let out = lpzero(&[
+        "rank", "--bench", "tests/fixtures/bench/flexibert.json", "--batch", "2", "--seq-len", "16", "--seed", "6", "--format", "json",
+        "--cache", cache.to_str().unwrap(), "-e", "sum(fro(G))",
+    ]);
+    assert_eq!(json(&out)["cached"], 0);
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
 }

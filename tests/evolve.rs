@@ -35,7 +35,11 @@ fn write_bench(dir: &Path) -> PathBuf {
 }
 
 fn lpzero(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lpzero")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_lpzero"))
+        .args(args)
+        .env("LPZERO_CACHE", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("evolve-cache"))
+        .output()
+        .unwrap()
 }
 
 /// The history without the wall-clock fields.

@@ -94,6 +94,9 @@ pub struct EvolveArgs {
     /// Model and minibatch options; `--seed` also seeds the split and the search.
     #[command(flatten)]
     pub model: ModelArgs,
+    /// The input cache (it changes no result, so a resumed run may use another).
+    #[command(flatten)]
+    pub cache: super::CacheArgs,
 }
 
 /// What a checkpoint must remember besides the search state.
@@ -238,6 +241,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         });
     }
     let device = burn::tensor::Device::flex();
+    let cache = args.cache.open(bench.family(), &opts, &corpus);
     let text = args.format == LintFormat::Text;
     eprintln!(
         "{} {} on {} ({} search / {} held-out architectures; batch {} × {}, seed {}, corpus {}); Ctrl-C stops after writing a checkpoint",
@@ -248,7 +252,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     // 1. The search set, gathered once.
     let bar = indicatif::ProgressBar::new(search_idx.len() as u64);
     bar.set_style(indicatif::ProgressStyle::with_template("{spinner} gathering {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}").expect("a valid template"));
-    let gathered = search::gather_set(&bench, &search_idx, &config.space.inputs, &corpus, &opts, &device, &stop, |_, id| {
+    let gathered = search::gather_set(&bench, &search_idx, &config.space.inputs, &corpus, &opts, &device, cache.as_ref(), &stop, |_, id| {
         bar.set_message(id.to_owned());
         bar.inc(1);
     })?;
@@ -331,7 +335,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new(held_idx.len() as u64);
     bar.set_style(indicatif::ProgressStyle::with_template("{spinner} held-out {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}").expect("a valid template"));
     let held_start = std::time::Instant::now();
-    let result = crate::rank::rank(&bench, &proxies, &held_idx, &corpus, &opts, &device, &stop, |_, id| {
+    let result = crate::rank::rank(&bench, &proxies, &held_idx, &corpus, &opts, &device, cache.as_ref(), &stop, |_, id| {
         bar.set_message(id.to_owned());
         bar.inc(1);
     })?;

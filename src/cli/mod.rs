@@ -72,6 +72,9 @@ pub struct RankArgs {
     /// Model and minibatch options (`--seed` also seeds the sample of `--archs`).
     #[command(flatten)]
     pub model: ModelArgs,
+    /// The input cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// Where the minibatch and the models come from (shared by the commands that run models).
@@ -93,6 +96,39 @@ pub struct ModelArgs {
     /// Which FlexiBERT networks to build.
     #[arg(long, value_enum, default_value_t = Fidelity::Trained)]
     pub fidelity: Fidelity,
+}
+
+/// Where gathered inputs are cached on disk (`rank`, `evolve`).
+#[derive(Debug, clap::Args)]
+pub struct CacheArgs {
+    /// Cache directory [default: $LPZERO_CACHE, else $XDG_CACHE_HOME/lpzero, else ~/.cache/lpzero].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Neither read nor write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Stop writing new architectures once this key's cache holds this many GiB.
+    #[arg(long, value_name = "GIB", default_value_t = 20.0)]
+    pub cache_budget: f64,
+}
+
+impl CacheArgs {
+    /// The cache for a benchmark family and gather settings, or `None` when it is off or
+    /// cannot be created (said on stderr).
+    pub fn open(&self, family: crate::bench::Family, opts: &GatherOptions, corpus: &Corpus) -> Option<gather::cache::Cache> {
+        if self.no_cache {
+            return None;
+        }
+        let root = self.cache.clone().or_else(gather::cache::default_root)?;
+        let budget = (self.cache_budget.max(0.0) * (1u64 << 30) as f64) as u64;
+        match gather::cache::Cache::open(&root, family, opts, corpus, budget) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("warning: no input cache ({}: {e}); gathering everything", root.display());
+                None
+            }
+        }
+    }
 }
 
 impl ModelArgs {
@@ -632,7 +668,8 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
         selected.len(), args.bench.display(), proxies.len(), opts.batch, opts.seq_len, opts.seed, corpus.source
     );
     let device = burn::tensor::Device::flex();
-    let result = crate::rank::rank(&bench, &proxies, &selected, &corpus, &opts, &device, &stop, |_, id| {
+    let cache = args.cache.open(bench.family(), &opts, &corpus);
+    let result = crate::rank::rank(&bench, &proxies, &selected, &corpus, &opts, &device, cache.as_ref(), &stop, |_, id| {
         bar.set_message(id.to_owned());
         bar.inc(1);
     })?;
@@ -667,7 +704,7 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
                 .collect();
             let doc = serde_json::json!({"bench": args.bench.display().to_string(), "family": bench.family(), "architectures": result.ids.len(),
                 "interrupted": result.interrupted, "batch": opts.batch, "seq_len": opts.seq_len, "seed": opts.seed, "corpus": corpus.source,
-                "gather_seconds": result.gather_seconds, "proxies": proxies, "baselines": baselines});
+                "gather_seconds": result.gather_seconds, "cached": result.cached, "proxies": proxies, "baselines": baselines});
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         LintFormat::Text => {
@@ -691,7 +728,14 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
             for (b, c) in &result.baselines {
                 println!("{:<34} {:>7} {:>7} {:>9}", b.name, fmt(c.spearman), fmt(c.kendall), format!("{}/{}", c.valid, c.total));
             }
-            eprintln!("gathering took {:.1} s ({:.2} s per architecture)", result.gather_seconds, result.gather_seconds / result.ids.len().max(1) as f64);
+            eprintln!(
+                "gathering took {:.1} s ({:.2} s per architecture; {} of {} read from the cache{})",
+                result.gather_seconds,
+                result.gather_seconds / result.ids.len().max(1) as f64,
+                result.cached,
+                result.ids.len(),
+                cache.as_ref().map(|c| format!(" {}", c.dir().display())).unwrap_or_default()
+            );
         }
     }
     Ok(())

@@ -40,6 +40,7 @@
 //! off; parameters are drawn from a seed derived from the run's seed and the architecture id,
 //! so gathering is deterministic.
 
+pub mod cache;
 pub mod text;
 
 use crate::eval::{InputError, ProxyInputs, TensorEntry};

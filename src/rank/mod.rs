@@ -84,8 +84,10 @@ pub struct RankResult {
     pub proxies: Vec<ProxyResult>,
     /// Baselines on the same architectures, with their correlations.
     pub baselines: Vec<(Baseline, Correlation)>,
-    /// Seconds spent gathering, in all.
+    /// Seconds spent gathering (or reading cached inputs), in all.
     pub gather_seconds: f64,
+    /// Architectures whose inputs came from the cache.
+    pub cached: usize,
     /// True when the run was interrupted and covers only the architectures scored so far.
     pub interrupted: bool,
 }
@@ -104,8 +106,10 @@ pub fn select(total: usize, n: Option<usize>, seed: u64) -> Vec<usize> {
     idx
 }
 
-/// Gathers each selected architecture once and scores every proxy on it. `progress` is called
-/// after each architecture; `stop` ends the loop early (the result says so).
+/// Gathers each selected architecture once (or reads it from `cache`) and scores every proxy
+/// on it. `progress` is called after each architecture; `stop` ends the loop early (the result
+/// says so).
+#[allow(clippy::too_many_arguments)]
 pub fn rank(
     bench: &Benchmark,
     proxies: &[Proxy],
@@ -113,6 +117,7 @@ pub fn rank(
     corpus: &Corpus,
     opts: &GatherOptions,
     device: &Device,
+    cache: Option<&crate::gather::cache::Cache>,
     stop: &AtomicBool,
     mut progress: impl FnMut(usize, &str),
 ) -> Result<RankResult, GatherError> {
@@ -124,13 +129,15 @@ pub fn rank(
     let mut seconds = vec![0.0; proxies.len()];
     let mut gather_seconds = 0.0;
     let mut interrupted = false;
+    let mut cached = 0;
     for (done, &i) in selected.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
             interrupted = true;
             break;
         }
         let arch = archs[i];
-        let g = gather::gather(arch, corpus, opts, device)?;
+        let (g, hit) = gather::cache::gather_cached(arch, corpus, opts, device, cache)?;
+        cached += hit as usize;
         gather_seconds += g.seconds;
         let mut interp = Interpreter::new(&g.inputs);
         for (k, p) in proxies.iter().enumerate() {
@@ -165,5 +172,5 @@ pub fn rank(
             (Baseline { name: b.name, scores: s }, c)
         })
         .collect();
-    Ok(RankResult { ids, truth, proxies, baselines, gather_seconds, interrupted })
+    Ok(RankResult { ids, truth, proxies, baselines, gather_seconds, cached, interrupted })
 }

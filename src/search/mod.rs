@@ -335,8 +335,8 @@ pub fn peak_memory_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The search set's inputs: each architecture gathered once, only the inputs the search reads
-/// kept. Returns the inputs, ids, ground truth and gathering seconds; `None` when `stop` was set.
+/// The search set's inputs: each architecture gathered once (or read from `cache`), only the
+/// inputs the search reads kept. Returns the inputs, ids, ground truth and gathering seconds; `None` when `stop` was set.
 #[allow(clippy::too_many_arguments)]
 pub fn gather_set(
     bench: &crate::bench::Benchmark,
@@ -345,6 +345,7 @@ pub fn gather_set(
     corpus: &crate::gather::text::Corpus,
     opts: &crate::gather::GatherOptions,
     device: &burn::tensor::Device,
+    cache: Option<&crate::gather::cache::Cache>,
     stop: &std::sync::atomic::AtomicBool,
     mut progress: impl FnMut(usize, &str),
 ) -> Result<Option<(Vec<crate::eval::ProxyInputs>, Vec<String>, Vec<f64>, f64)>, crate::gather::GatherError> {
@@ -355,7 +356,7 @@ pub fn gather_set(
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(None);
         }
-        let mut g = crate::gather::gather(archs[i], corpus, opts, device)?;
+        let (mut g, _) = crate::gather::cache::gather_cached(archs[i], corpus, opts, device, cache)?;
         g.inputs.retain(keep);
         seconds += g.seconds;
         inputs.push(g.inputs);
