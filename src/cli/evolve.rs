@@ -345,11 +345,11 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     let evolved = &result.proxies[0].correlation;
     let f3 = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
     let header = format!(
-        "# Evolved by lpzero {} `evolve` ({}).\n# benchmark: {} ({:?}, fidelity {:?}); batch {} x {}, corpus {}\n\
+        "# Evolved by lpzero {} `evolve` ({}).\n# benchmark: {} ({}, fidelity {}); batch {} x {}, corpus {}\n\
          # seed {}; population {}, iterations {}, crossover {}, mutation {}, parent pool {}, {:?}, inputs {}, RPS {}\n\
          # search set: {} architectures, Spearman {}\n# held-out: {} of {} architectures valid, Spearman {}, Kendall {}{}\n",
         env!("CARGO_PKG_VERSION"), label(config.space.rps, config.random_search),
-        settings.bench.display(), bench.family(), settings.fidelity, opts.batch, opts.seq_len, corpus.source,
+        settings.bench.display(), name_of(&bench.family()), name_of(&settings.fidelity), opts.batch, opts.seq_len, corpus.source,
         config.seed, config.population, config.iterations, config.crossover, config.mutation, config.parent_pool,
         config.space.shape, config.space.inputs.iter().map(|i| table::input(*i).name).collect::<Vec<_>>().join(" "),
         if config.space.rps { "on" } else { "off" },
@@ -414,4 +414,9 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The serde name of a unit enum value (`flexibert`, `trained`).
+fn name_of(v: &impl Serialize) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
