@@ -37,7 +37,7 @@ pub struct EvolveArgs {
     #[arg(long, required_unless_present = "resume")]
     pub out: Option<PathBuf>,
     /// Continue the run in this directory from its checkpoint (its settings are used; other
-    /// flags are ignored).
+    /// flags are ignored, except `--iterations`, `--stop-after`, `--format` and the cache flags).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// Architectures in the search set (the rest are held out).
@@ -49,9 +49,11 @@ pub struct EvolveArgs {
     /// Population size.
     #[arg(long, default_value_t = 80)]
     pub population: usize,
-    /// Iterations (one offspring each).
-    #[arg(long, default_value_t = 1000)]
-    pub iterations: usize,
+    /// Iterations (one offspring each) [default: 1000]. With `--resume`, lengthens or shortens
+    /// the run: iteration i draws from a generator seeded by (seed, i) alone, so the result is
+    /// the same as a run started with this many iterations.
+    #[arg(long)]
+    pub iterations: Option<usize>,
     /// Crossover probability.
     #[arg(long, default_value_t = 0.5)]
     pub crossover: f64,
@@ -190,6 +192,13 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
             (dir, settings, None)
         }
     };
+    let mut resumed = resumed;
+    if let (Some(state), Some(n)) = (&mut resumed, args.iterations) {
+        if n < state.iteration {
+            anyhow::bail!("the run in {} has done {} iterations already; --iterations must be at least that", dir.display(), state.iteration);
+        }
+        state.config.iterations = n;
+    }
     let config = match &resumed {
         Some(s) => s.config.clone(),
         None => SearchConfig {
@@ -204,7 +213,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
                 rps: !args.no_rps,
             },
             population: args.population,
-            iterations: args.iterations,
+            iterations: args.iterations.unwrap_or(1000),
             crossover: args.crossover,
             mutation: args.mutation,
             parent_pool: args.parent_pool,
