@@ -20,6 +20,7 @@ pub struct Interpreter<'a> {
     memoize: bool,
     memo_budget: usize,
     memo_numel: usize,
+    fuse: bool,
 }
 
 /// Default memo budget: values whose tensors hold more than this many elements in total are
@@ -36,12 +37,20 @@ impl<'a> Interpreter<'a> {
             memoize: true,
             memo_budget: DEFAULT_MEMO_BUDGET,
             memo_numel: 0,
+            fuse: true,
         }
     }
 
     /// An interpreter that recomputes everything (for tests of the memo).
     pub fn without_memo(inputs: &'a ProxyInputs) -> Self {
         Interpreter { memoize: false, ..Interpreter::new(inputs) }
+    }
+
+    /// Evaluates every op on its own, materialising each intermediate tensor (for tests of the
+    /// fused reductions, which must give the same values).
+    pub fn op_by_op(mut self) -> Self {
+        self.fuse = false;
+        self
     }
 
     /// Caps how many tensor elements the memo keeps (scalar values are always kept).
@@ -97,6 +106,13 @@ impl<'a> Interpreter<'a> {
                 let v = self.eval(x)?;
                 ops::apply_unary(table::OpId::Neg, v, None, &describe(t))
             }
+            Node::Op { op, args, axis: None } if self.fuse && args.len() == 1 && ops::fusable_reduction(*op) => {
+                if let Some(v) = self.fused(*op, &args[0], t) {
+                    return v;
+                }
+                let x = self.eval(&args[0])?;
+                ops::apply_unary(*op, x, None, &describe(t))
+            }
             Node::Op { op, args, axis } => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
@@ -117,6 +133,32 @@ impl<'a> Interpreter<'a> {
                 ops::apply_binary(*op, a, b, &describe(t))
             }
         }
+    }
+
+    /// A reduction of a chain of element-wise ops (`mean(sq(log(W)))`), computed in one pass
+    /// over each entry without materialising the intermediate tensors. The values are the same,
+    /// bit for bit, as op-by-op evaluation: the same f32 operations on each element, the same
+    /// f64 accumulation order. `None` when the argument is not such a chain.
+    fn fused(&mut self, op: table::OpId, arg: &Typed, whole: &Typed) -> Option<Result<Value, Invalid>> {
+        let mut chain: Vec<ops::ChainStep> = vec![];
+        let mut base = arg;
+        loop {
+            while let Node::Ref { value, .. } = &base.node {
+                base = value;
+            }
+            match base.unary() {
+                Some((u, inner)) if ops::elementwise(u).is_some() => {
+                    chain.push(ops::ChainStep::new(u, describe(base)));
+                    base = inner;
+                }
+                _ => break,
+            }
+        }
+        if chain.is_empty() {
+            return None;
+        }
+        chain.reverse();
+        Some(self.eval(base).and_then(|v| ops::reduce_chain(op, v, &chain, &describe(whole))))
     }
 
     fn input(&mut self, id: InputId) -> Result<Value, Invalid> {

@@ -166,6 +166,99 @@ fn map_entries(x: Value, f: impl Fn(Entry) -> Result<Entry, Invalid>) -> Result<
     }
 }
 
+/// Whole-entry reductions and aggregations that [`reduce_chain`] can compute in one pass.
+pub fn fusable_reduction(op: OpId) -> bool {
+    matches!(op, OpId::Fro | OpId::Normsum | OpId::Mean | OpId::L1 | OpId::Std | OpId::Sum | OpId::Avg)
+}
+
+/// One element-wise op of a fused chain: its f32 function, whether its results must be checked
+/// for overflow, and the text of its expression for messages.
+pub struct ChainStep {
+    op: OpId,
+    f: ElementFn,
+    check: bool,
+    what: String,
+}
+
+impl ChainStep {
+    /// The step for an element-wise op; `what` names its expression.
+    pub fn new(op: OpId, what: String) -> Self {
+        let (_, f) = elementwise(op).expect("only element-wise ops are chained");
+        ChainStep { op, f, check: may_overflow(op), what }
+    }
+}
+
+/// `chain` (innermost first) applied to one element, or the index of the step whose result was
+/// not finite.
+#[inline]
+fn apply_chain(chain: &[ChainStep], x: f32) -> Result<f32, usize> {
+    let mut y = x;
+    for (k, step) in chain.iter().enumerate() {
+        y = (step.f)(y);
+        if step.check && !y.is_finite() {
+            return Err(k);
+        }
+    }
+    Ok(y)
+}
+
+/// `op(chain(x))` for a whole-entry reduction or an aggregation `op`, in one pass per entry (two
+/// for `std`): the same values as applying the chain op by op and then `op`.
+pub fn reduce_chain(op: OpId, x: Value, chain: &[ChainStep], what: &str) -> Result<Value, Invalid> {
+    let overflow = |k: usize| Invalid::new(format!("{} is not finite (NaN or ±inf)", chain[k].what));
+    let sum = |t: &[f32], g: &dyn Fn(f32) -> f64| -> Result<f64, Invalid> {
+        let mut total = 0.0;
+        for &v in t {
+            total += g(apply_chain(chain, v).map_err(overflow)?);
+        }
+        Ok(total)
+    };
+    // Numbers and scalar entries (rare: the chain follows a reduction) take the ordinary path,
+    // op by op, in f64.
+    let entries = match x {
+        Value::Entries(es) if es.iter().all(|e| matches!(e, Entry::Tensor(_))) => es,
+        other => {
+            let mut v = other;
+            for step in chain {
+                v = apply_unary(step.op, v, None, &step.what)?;
+            }
+            return apply_unary(op, v, None, what);
+        }
+    };
+    let mut per_entry = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let Entry::Tensor(t) = e else { unreachable!("checked above") };
+        let n = t.numel();
+        if n == 0 && op != OpId::Sum {
+            return Err(Invalid::new(if matches!(op, OpId::Avg) { format!("{what}: an entry has no elements") } else { "an entry has no elements".into() }));
+        }
+        let v = match op {
+            OpId::Fro => sum(&t.data, &|y| (y as f64) * (y as f64))?.sqrt(),
+            OpId::Normsum | OpId::Mean | OpId::Avg => sum(&t.data, &|y| y as f64)? / n as f64,
+            OpId::L1 => sum(&t.data, &|y| (y as f64).abs())? / n as f64,
+            OpId::Sum => sum(&t.data, &|y| y as f64)?,
+            _ => {
+                if n < 2 {
+                    return Err(Invalid::new("std of an entry with fewer than two elements"));
+                }
+                let mean = sum(&t.data, &|y| y as f64)? / n as f64;
+                (sum(&t.data, &|y| (y as f64 - mean).powi(2))? / (n as f64 - 1.0)).sqrt()
+            }
+        };
+        per_entry.push(v);
+    }
+    match op {
+        OpId::Sum | OpId::Avg => {
+            if per_entry.is_empty() {
+                return Err(Invalid::new(format!("{what}: the input has no entries on this architecture")));
+            }
+            let total: f64 = per_entry.iter().sum();
+            scalar_finite(if op == OpId::Avg { total / per_entry.len() as f64 } else { total }, what).map(Value::Number)
+        }
+        _ => Ok(Value::Entries(per_entry.into_iter().map(|v| scalar_finite(v, what).map(Entry::Scalar)).collect::<Result<_, _>>()?)),
+    }
+}
+
 /// Applies a one-argument op (`axis` for `amax`/`asum`). `what` names the expression in messages.
 pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<Value, Invalid> {
     if let Some((scalar, tensor)) = elementwise(op) {
@@ -216,12 +309,15 @@ fn distribution(op: OpId, e: Entry) -> Result<Entry, Invalid> {
             let mut out = Vec::with_capacity(n);
             for row in x.chunks(last) {
                 let m = row.iter().copied().fold(f32::NEG_INFINITY, |a, b| if b.is_nan() || b > a { b } else { a });
-                let total: f64 = row.iter().map(|&v| ((v - m) as f64).exp()).sum();
+                let start = out.len();
+                // e = exp(x − max) in f32 (each element once), their sum in f64.
+                out.extend(row.iter().map(|&v| (v - m).exp()));
+                let total: f64 = out[start..].iter().map(|&e| e as f64).sum();
                 if op == OpId::Softmax {
-                    out.extend(row.iter().map(|&v| (((v - m) as f64).exp() / total) as f32));
+                    out[start..].iter_mut().for_each(|e| *e = (*e as f64 / total) as f32);
                 } else {
                     let lse = total.ln();
-                    out.extend(row.iter().map(|&v| ((v - m) as f64 - lse) as f32));
+                    out[start..].iter_mut().zip(row).for_each(|(e, &v)| *e = ((v - m) as f64 - lse) as f32);
                 }
             }
             out.into()
