@@ -117,8 +117,8 @@ impl Session {
                 let o = &loaded.options;
                 writeln!(
                     out,
-                    "loaded {} architectures of {} (batch {} × {}, seed {}; {:.1} s, {} from the cache)",
-                    loaded.len(), path.display(), o.batch, o.seq_len, o.seed, loaded.gather_seconds, loaded.cached
+                    "loaded {} of {} (batch {} × {}, seed {}; {:.1} s, {} from the cache)",
+                    plural(loaded.len(), "architecture"), path.display(), o.batch, o.seq_len, o.seed, loaded.gather_seconds, loaded.cached
                 )?;
                 self.bench = Some(loaded);
                 self.write_baselines(out)
@@ -310,7 +310,7 @@ impl Session {
         for d in analysis.definitions {
             self.define(&d.name, d.typed);
         }
-        writeln!(out, "loaded {} definitions from {path}: {}", names.len(), names.join(", "))
+        writeln!(out, "loaded {} from {path}: {}", plural(names.len(), "definition"), names.join(", "))
     }
 
     fn save_file(&mut self, path: &str, out: &mut dyn Write) -> io::Result<()> {
@@ -328,7 +328,7 @@ impl Session {
             self.errors += 1;
             return writeln!(out, "error: cannot write {path}: {e}");
         }
-        writeln!(out, "saved {} definitions to {path}", self.defs.len())?;
+        writeln!(out, "saved {} to {path}", plural(self.defs.len(), "definition"))?;
         // A name redefined after a definition that uses it leaves the file out of order.
         let check = lang::analyze_file(&text);
         if check.has_errors() {
@@ -481,6 +481,14 @@ fn describe_value(v: &Value) -> String {
             }
             format!("{} entries: {}", es.len(), parts.join(", "))
         }
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 
