@@ -58,6 +58,9 @@ pub fn run(config: ReplConfig) -> anyhow::Result<usize> {
     let color = interactive && config.color;
     let mut session = Session::new(config.settings, color, std::io::stderr().is_terminal());
     let mut stdout = std::io::stdout();
+    if interactive {
+        writeln!(stdout, "lpzero {} — :help lists the commands; :quit or Ctrl-D leaves", env!("CARGO_PKG_VERSION"))?;
+    }
     if let Some(path) = &config.bench {
         session.load_bench(path, config.archs, &mut stdout)?;
     }
@@ -84,7 +87,6 @@ fn terminal(session: &mut Session, color: bool, history: Option<PathBuf>) -> any
         let _ = editor.load_history(h);
     }
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "lpzero {} — :help lists the commands; :quit or Ctrl-D leaves", env!("CARGO_PKG_VERSION"))?;
     let prompt = if color { ("lpzero> ".to_owned(), "\x1b[1;32mlpzero>\x1b[0m ".to_owned()) } else { ("lpzero> ".into(), "lpzero> ".into()) };
     loop {
         match editor.readline(&prompt) {
