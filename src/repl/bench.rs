@@ -11,6 +11,9 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Opens the input cache for a benchmark family, gather options and corpus (`None` when off).
+pub type OpenCache = Box<dyn Fn(Family, &GatherOptions, &Corpus) -> Option<Cache>>;
+
 /// How the REPL gathers a benchmark's inputs: the model and minibatch settings and the cache.
 /// The command line fills it from its flags.
 pub struct GatherSettings {
@@ -21,7 +24,7 @@ pub struct GatherSettings {
     /// The gather options of a benchmark family.
     pub options: Box<dyn Fn(Family) -> GatherOptions>,
     /// Opens the input cache for a family and gather options (`None` when it is off).
-    pub cache: Box<dyn Fn(Family, &GatherOptions, &Corpus) -> Option<Cache>>,
+    pub cache: OpenCache,
 }
 
 /// A benchmark sample in memory: every selected architecture's inputs, ground truth and the
