@@ -18,3 +18,4 @@ pub mod gather;
 pub mod stats;
 pub mod rank;
 pub mod search;
+pub mod repl;

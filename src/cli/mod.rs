@@ -43,6 +43,28 @@ pub enum Command {
     Rank(RankArgs),
     /// Search for a proxy by genetic programming on a search set; report it on the held-out rest.
     Evolve(evolve::EvolveArgs),
+    /// An interactive session: check, lint and rank expressions as you type them.
+    Repl(ReplArgs),
+}
+
+/// Arguments of `lpzero repl`.
+#[derive(Debug, clap::Args)]
+pub struct ReplArgs {
+    /// A benchmark to load at the start (as `:bench PATH` does).
+    #[arg(long)]
+    pub bench: Option<PathBuf>,
+    /// How many architectures `--bench` gathers (a seeded sample), or `all`.
+    #[arg(long, default_value_t = crate::repl::DEFAULT_ARCHS.to_string())]
+    pub archs: String,
+    /// Colour diagnostics and the prompt.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Model and minibatch options (`--seed` also seeds the sample of `--archs`).
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The input cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// Arguments of `lpzero rank`.
@@ -291,6 +313,7 @@ pub fn main() -> ExitCode {
         Command::Score(args) => edge(score(&args)),
         Command::Rank(args) => edge(rank(&args)),
         Command::Evolve(args) => edge(evolve::evolve(&args)),
+        Command::Repl(args) => repl(args),
     }
 }
 
@@ -302,6 +325,43 @@ fn edge(result: anyhow::Result<()>) -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `lpzero repl`: exit status 1 when some scripted input ended in an error, 2 when the terminal
+/// failed.
+pub fn repl(args: ReplArgs) -> ExitCode {
+    let archs = match args.archs.as_str() {
+        "all" => None,
+        n => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                eprintln!("error: --archs takes a positive number or `all`");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let corpus = match args.model.corpus() {
+        Ok(c) => c,
+        Err(e) => return edge(Err(e)),
+    };
+    let color = match args.color {
+        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        c => use_color(c),
+    };
+    let ReplArgs { bench, model, cache, .. } = args;
+    let settings = crate::repl::GatherSettings {
+        seed: model.seed,
+        corpus,
+        options: Box::new(move |family| model.options(family)),
+        cache: Box::new(move |family, opts, corpus| cache.open(family, opts, corpus)),
+    };
+    let config = crate::repl::ReplConfig { bench, archs, settings, color, history: None };
+    match crate::repl::run(config) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) if !std::io::stdin().is_terminal() => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => edge(Err(e)),
     }
 }
 
@@ -525,19 +585,7 @@ pub fn ops(args: &OpsArgs) -> ExitCode {
             let t = Tables { inputs: table::INPUTS, ops: table::OPS, diagnostics: diagnostic::CODES };
             println!("{}", serde_json::to_string_pretty(&t).expect("the tables serialise"));
         }
-        OpsFormat::Text => {
-            println!("inputs:");
-            for i in table::INPUTS {
-                let axes = i.axes.map(|a| format!("[{}]", a.join(", "))).unwrap_or_else(|| "varies".into());
-                println!("  {:<3} {:<28} {}", i.name, axes, i.summary);
-            }
-            println!("\nops:");
-            for o in table::OPS {
-                println!("  {:<18} {}", o.signature(), o.summary);
-                println!("  {:<18} {} — {}; {}", "", o.formula, o.axis, o.domain);
-            }
-            println!("  {:<18} element-wise arithmetic on aligned entries (or with one number)", "x + - * / y");
-        }
+        OpsFormat::Text => print!("{}", table::ops_text()),
     }
     ExitCode::SUCCESS
 }

@@ -370,6 +370,23 @@ pub fn op(id: OpId) -> &'static OpSpec {
     OPS.iter().find(|o| o.id == id).expect("every OpId is declared in OPS")
 }
 
+/// The inputs and ops as aligned text (`lpzero ops`, the REPL's `:ops`).
+pub fn ops_text() -> String {
+    use std::fmt::Write;
+    let mut out = String::from("inputs:\n");
+    for i in INPUTS {
+        let axes = i.axes.map(|a| format!("[{}]", a.join(", "))).unwrap_or_else(|| "varies".into());
+        let _ = writeln!(out, "  {:<3} {:<28} {}", i.name, axes, i.summary);
+    }
+    out.push_str("\nops:\n");
+    for o in OPS {
+        let _ = writeln!(out, "  {:<18} {}", o.signature(), o.summary);
+        let _ = writeln!(out, "  {:<18} {} — {}; {}", "", o.formula, o.axis, o.domain);
+    }
+    let _ = writeln!(out, "  {:<18} element-wise arithmetic on aligned entries (or with one number)", "x + - * / y");
+    out
+}
+
 /// The op table as a Markdown table (for `lpzero ops --format markdown` and the README).
 pub fn ops_markdown() -> String {
     let mut out = String::from("| op | typing | formula | axis | domain, ε | Table 7 |\n|---|---|---|---|---|---|\n");
