@@ -19,3 +19,4 @@ pub mod stats;
 pub mod rank;
 pub mod search;
 pub mod repl;
+pub mod train;

@@ -41,8 +41,9 @@ pub struct EvolveArgs {
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// Architectures in the search set (the rest are held out).
-    #[arg(long, default_value_t = 50)]
-    pub search_archs: usize,
+    /// [default: 50, or half the benchmark when it has fewer than 100]
+    #[arg(long)]
+    pub search_archs: Option<usize>,
     /// Score at most this many held-out architectures (a seeded sample) [default: all].
     #[arg(long)]
     pub heldout_archs: Option<usize>,
@@ -105,7 +106,9 @@ pub struct EvolveArgs {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Settings {
     bench: PathBuf,
-    search_archs: usize,
+    /// `None`: the default for the benchmark's size.
+    #[serde(default)]
+    search_archs: Option<usize>,
     heldout_archs: Option<usize>,
     batch: Option<usize>,
     seq_len: Option<usize>,
@@ -177,8 +180,9 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         }
         None => {
             let dir = args.out.clone().expect("clap requires --out without --resume");
+            let given = args.bench.clone().expect("clap requires --bench without --resume");
             let settings = Settings {
-                bench: args.bench.clone().expect("clap requires --bench without --resume"),
+                bench: super::bench::resolve(&given, &args.cache)?.path,
                 search_archs: args.search_archs,
                 heldout_archs: args.heldout_archs,
                 batch: args.model.batch,
@@ -229,10 +233,12 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         corpus: settings.corpus.clone(),
         fidelity: settings.fidelity,
     };
-    let bench = Benchmark::load(&settings.bench)?;
-    let opts = model.options(bench.family());
-    let corpus = model.corpus()?;
-    let (search_idx, mut held_idx) = search::split(bench.len(), settings.search_archs, settings.seed);
+    let resolved = super::bench::resolve(&settings.bench, &args.cache)?;
+    let bench = Benchmark::load(&resolved.path)?;
+    let opts = resolved.options(&model, bench.family());
+    let corpus = resolved.corpus(&model)?;
+    let search_archs = settings.search_archs.unwrap_or(50.min(bench.len() / 2));
+    let (search_idx, mut held_idx) = search::split(bench.len(), search_archs, settings.seed);
     if let Some(n) = settings.heldout_archs {
         let keep = crate::rank::select(held_idx.len(), Some(n), settings.seed);
         held_idx = keep.into_iter().map(|k| held_idx[k]).collect();

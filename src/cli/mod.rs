@@ -4,6 +4,7 @@
 //! warnings with `--deny-warnings`, or files that `fmt --check` would change), 2 usage or I/O
 //! errors. Human output goes to stderr; `--format json` writes one JSON document to stdout.
 
+pub mod bench;
 pub mod evolve;
 
 use crate::bench::Benchmark;
@@ -45,6 +46,8 @@ pub enum Command {
     Evolve(evolve::EvolveArgs),
     /// An interactive session: check, lint and rank expressions as you type them.
     Repl(ReplArgs),
+    /// Build benchmarks of trained architectures (`bench build`).
+    Bench(bench::BenchArgs),
 }
 
 /// Arguments of `lpzero repl`.
@@ -135,6 +138,11 @@ pub struct CacheArgs {
 }
 
 impl CacheArgs {
+    /// The default cache (for commands without cache flags).
+    pub fn defaults() -> CacheArgs {
+        CacheArgs { cache: None, no_cache: false, cache_budget: 20.0 }
+    }
+
     /// The cache for a benchmark family and gather settings, or `None` when it is off or
     /// cannot be created (said on stderr).
     pub fn open(&self, family: crate::bench::Family, opts: &GatherOptions, corpus: &Corpus) -> Option<gather::cache::Cache> {
@@ -314,6 +322,9 @@ pub fn main() -> ExitCode {
         Command::Rank(args) => edge(rank(&args)),
         Command::Evolve(args) => edge(evolve::evolve(&args)),
         Command::Repl(args) => repl(args),
+        Command::Bench(args) => match &args.command {
+            bench::BenchCommand::Build(b) => edge(bench::build_cmd(b)),
+        },
     }
 }
 
@@ -341,7 +352,12 @@ pub fn repl(args: ReplArgs) -> ExitCode {
             }
         },
     };
-    let corpus = match args.model.corpus() {
+    // A `--bench` given at the start is resolved now (a built benchmark supplies the corpus).
+    let resolved = match args.bench.as_deref().map(|b| bench::resolve(b, &args.cache)).transpose() {
+        Ok(r) => r,
+        Err(e) => return edge(Err(e)),
+    };
+    let corpus = match resolved.as_ref().map_or_else(|| args.model.corpus(), |r| r.corpus(&args.model)) {
         Ok(c) => c,
         Err(e) => return edge(Err(e)),
     };
@@ -349,7 +365,14 @@ pub fn repl(args: ReplArgs) -> ExitCode {
         ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         c => use_color(c),
     };
-    let ReplArgs { bench, model, cache, .. } = args;
+    let ReplArgs { bench, mut model, cache, .. } = args;
+    let bench = resolved.map(|r| {
+        if let Some(m) = &r.manifest {
+            model.batch = model.batch.or(Some(m.config.batch));
+            model.seq_len = model.seq_len.or(Some(m.config.seq_len));
+        }
+        r.path
+    }).or(bench);
     let settings = crate::repl::GatherSettings {
         seed: model.seed,
         corpus,
@@ -367,7 +390,7 @@ pub fn repl(args: ReplArgs) -> ExitCode {
 
 /// `lpzero params`: counts on stdout (table, CSV or JSON).
 pub fn params(args: &ParamsArgs) -> anyhow::Result<()> {
-    let bench = Benchmark::load(&args.bench)?;
+    let bench = Benchmark::load(&bench::resolve(&args.bench, &CacheArgs::defaults())?.path)?;
     let fields = models::count_fields(&bench);
     let mut rows = vec![];
     for arch in models::archs(&bench) {
@@ -633,13 +656,14 @@ pub fn load_proxies(files: &[String], exprs: &[String]) -> anyhow::Result<Vec<Pr
 /// `lpzero score`.
 pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
     let proxies = load_proxies(&args.proxies.proxy, &args.proxies.exprs)?;
-    let bench = Benchmark::load(&args.bench)?;
+    let resolved = bench::resolve(&args.bench, &CacheArgs::defaults())?;
+    let bench = Benchmark::load(&resolved.path)?;
     let arch = models::archs(&bench)
         .into_iter()
         .find(|a| a.id() == args.arch)
         .ok_or_else(|| anyhow::anyhow!("{} has no architecture `{}` (ids are {}…)", args.bench.display(), args.arch, bench.ids().into_iter().take(3).collect::<Vec<_>>().join(", ")))?;
-    let opts = args.model.options(bench.family());
-    let corpus = args.model.corpus()?;
+    let opts = resolved.options(&args.model, bench.family());
+    let corpus = resolved.corpus(&args.model)?;
     let device = burn::tensor::Device::flex();
     let gathered = gather::gather(arch, &corpus, &opts, &device)?;
     let mut interp = crate::eval::Interpreter::new(&gathered.inputs);
@@ -692,9 +716,10 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
     if proxies.is_empty() {
         anyhow::bail!("no proxy given: use --stdlib, --proxy FILE[:NAME] or -e EXPR");
     }
-    let bench = Benchmark::load(&args.bench)?;
-    let opts = args.model.options(bench.family());
-    let corpus = args.model.corpus()?;
+    let resolved = bench::resolve(&args.bench, &args.cache)?;
+    let bench = Benchmark::load(&resolved.path)?;
+    let opts = resolved.options(&args.model, bench.family());
+    let corpus = resolved.corpus(&args.model)?;
     let selected = crate::rank::select(bench.len(), args.archs, args.model.seed);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {

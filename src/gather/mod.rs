@@ -41,6 +41,7 @@
 //! so gathering is deterministic.
 
 pub mod cache;
+pub mod synthetic;
 pub mod text;
 
 use crate::eval::{InputError, ProxyInputs, TensorEntry};
@@ -153,6 +154,9 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
                 return Err(GatherError::Config(format!("--seq-len {} exceeds the model's {} positions", opts.seq_len, a.tgt_len)));
             }
             let batch = text::lm_batch(corpus, opts.batch, opts.seq_len)?;
+            if let Some(&id) = batch.ids.iter().chain(&batch.targets).find(|&&id| id as usize >= a.n_token) {
+                return Err(TextError::OutOfVocabulary { id, vocab: a.n_token }.into());
+            }
             gpt2::forward(&store, a, &batch, &mut rec)
         }
     };

@@ -63,9 +63,30 @@ pub enum TextError {
         /// Sequence length.
         len: usize,
     },
+    /// The text has a word the tokenizer does not know.
+    #[error("cannot tokenise the corpus: {0}")]
+    Tokenize(String),
+    /// A token id is outside the model's vocabulary.
+    #[error("token id {id} is outside the model's vocabulary of {vocab}")]
+    OutOfVocabulary {
+        /// The id.
+        id: u32,
+        /// The model's vocabulary size.
+        vocab: usize,
+    },
     /// Batch size or sequence length is zero (or too short for `[CLS] … [SEP]`).
     #[error("batch size and sequence length must be positive (and the sequence length at least 3 for FlexiBERT)")]
     Empty,
+}
+
+/// How a corpus's text becomes token ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tokenizer {
+    /// GPT-2's byte-level BPE (ids below 50257).
+    Bpe,
+    /// Whitespace-separated words of the built-in grammar's lexicon
+    /// ([`super::synthetic::Lexicon`], ids below its size).
+    Lexicon,
 }
 
 /// A corpus and its identity.
@@ -73,17 +94,20 @@ pub enum TextError {
 pub struct Corpus {
     /// The text.
     pub text: String,
-    /// Where it came from (a path, or `builtin`).
+    /// Where it came from (a path, `builtin`, or `grammar:<seed>`).
     pub source: String,
-    /// A 64-bit FNV-1a hash of the text, for cache keys and reports.
+    /// A 64-bit FNV-1a hash of the text (and of the tokenizer, when it is not BPE), for cache
+    /// keys and reports.
     pub hash: u64,
+    /// How the text is tokenised.
+    pub tokenizer: Tokenizer,
 }
 
 impl Corpus {
-    /// A corpus from text.
+    /// A corpus from text, tokenised by GPT-2's BPE.
     pub fn new(text: String, source: impl Into<String>) -> Self {
         let hash = fnv64(text.as_bytes());
-        Corpus { text, source: source.into(), hash }
+        Corpus { text, source: source.into(), hash, tokenizer: Tokenizer::Bpe }
     }
 
     /// The built-in text.
@@ -91,9 +115,28 @@ impl Corpus {
         Corpus::new(BUILTIN_CORPUS.to_owned(), "builtin")
     }
 
-    /// GPT-2 BPE ids of the whole text.
-    pub fn bpe(&self) -> Vec<u32> {
-        tiktoken_rs::r50k_base_singleton().encode_ordinary(&self.text)
+    /// At least `min_tokens` words of the built-in grammar (`super::synthetic`) from `seed`,
+    /// tokenised by its lexicon.
+    pub fn grammar(seed: u64, min_tokens: usize) -> Self {
+        let text = super::synthetic::text(seed, min_tokens);
+        let hash = fnv64(format!("lexicon-v{}\n{text}", super::synthetic::VERSION).as_bytes());
+        Corpus { text, source: format!("grammar:{seed}"), hash, tokenizer: Tokenizer::Lexicon }
+    }
+
+    /// The token ids of the whole text.
+    pub fn tokens(&self) -> Result<Vec<u32>, TextError> {
+        match self.tokenizer {
+            Tokenizer::Bpe => Ok(tiktoken_rs::r50k_base_singleton().encode_ordinary(&self.text)),
+            Tokenizer::Lexicon => super::synthetic::Lexicon::standard().encode(&self.text).map_err(|e| TextError::Tokenize(e.to_string())),
+        }
+    }
+
+    /// The largest id [`Corpus::tokens`] can give, plus one.
+    pub fn vocab_size(&self) -> usize {
+        match self.tokenizer {
+            Tokenizer::Bpe => 50257,
+            Tokenizer::Lexicon => super::synthetic::Lexicon::standard().len(),
+        }
     }
 }
 
@@ -102,7 +145,7 @@ pub fn lm_batch(corpus: &Corpus, batch: usize, len: usize) -> Result<LmBatch, Te
     if batch == 0 || len == 0 {
         return Err(TextError::Empty);
     }
-    let tokens = corpus.bpe();
+    let tokens = corpus.tokens()?;
     let need = batch * (len + 1);
     if tokens.len() < need {
         return Err(TextError::TooShort { have: tokens.len(), need, batch, len });
@@ -130,6 +173,9 @@ pub fn bert_id(bpe: u32) -> u32 {
 pub fn mlm_batch(corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result<MlmBatch, TextError> {
     if batch == 0 || len < 3 {
         return Err(TextError::Empty);
+    }
+    if corpus.tokenizer != Tokenizer::Bpe {
+        return Err(TextError::Tokenize("FlexiBERT minibatches need BPE text (the built-in grammar is for GPT-2 benchmarks)".into()));
     }
     let bpe = tiktoken_rs::r50k_base_singleton();
     // Each non-empty line (a paragraph; WikiText headings `= … =` skipped) gives one sequence per
@@ -198,7 +244,7 @@ mod tests {
     #[test]
     fn gpt2_batch_is_the_stream_and_its_shift() {
         let c = Corpus::builtin();
-        let tokens = c.bpe();
+        let tokens = c.tokens().unwrap();
         let b = lm_batch(&c, 2, 8).unwrap();
         assert_eq!(&b.ids[..8], &tokens[..8]);
         assert_eq!(&b.targets[..8], &tokens[1..9]);

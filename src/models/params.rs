@@ -162,6 +162,26 @@ impl ParamStore {
         self.matrix(name).inner().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
     }
 
+    /// Replaces a parameter's values with `values` (a tensor without autodiff, of the stored
+    /// 2-D shape); on an autodiff device the new tensor is a fresh leaf that requires gradients.
+    pub fn replace(&mut self, name: &str, values: Tensor<2>) {
+        let entry = self.tensors.get_mut(name).unwrap_or_else(|| panic!("the model declares `{name}`"));
+        let device = entry.0.device();
+        entry.0 = if device.is_autodiff() { Tensor::<2>::from_inner(values).require_grad() } else { values };
+    }
+
+    /// Whether a parameter is declared as a matrix (two or more axes), i.e. a weight rather than
+    /// a bias, a LayerNorm gain or a vector.
+    pub fn is_matrix(&self, name: &str) -> bool {
+        self.tensors.get(name).is_some_and(|(_, shape)| shape.len() >= 2)
+    }
+
+    /// The same values without autodiff (for evaluation: no graph is recorded).
+    pub fn detached(&self) -> ParamStore {
+        let tensors = self.tensors.iter().map(|(n, (t, s))| (n.clone(), (t.clone().inner(), s.clone()))).collect();
+        ParamStore { tensors }
+    }
+
     /// Whether a parameter exists.
     pub fn has(&self, name: &str) -> bool {
         self.tensors.contains_key(name)

@@ -1,0 +1,187 @@
+//! `bench build`: the optimiser against a hand computation, the written benchmark against the
+//! loaders and the models' own counts, resume, determinism, and the built benchmark used by
+//! `rank` and `evolve`.
+
+use lpzero::bench::{Benchmark, Gpt2Arch};
+use lpzero::models::params::{Init, ParamSpec, ParamStore};
+use lpzero::models::{self, ArchRef, Fidelity};
+use lpzero::train::optim::{AdamW, OptimConfig};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn lpzero(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpzero"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env("LPZERO_CACHE", Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-cache"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn fresh(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "failed: {stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A tiny build: `archs` architectures of the tiny space, 4 steps each.
+fn build(dir: &Path, archs: usize, extra: &[&str]) -> Output {
+    let archs = archs.to_string();
+    let mut args = vec!["bench", "build", "--space", "tiny", "--archs", &archs, "--steps", "4", "--batch", "2", "--seq-len", "16", "--valid-sequences", "4", "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    lpzero(&args)
+}
+
+fn ppl(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("ppl_summary.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+#[test]
+fn adamw_first_step_matches_the_hand_computation() {
+    // loss = Σ c ⊙ w, so the gradient is c; Adam's first step moves each weight by lr·c/(|c|+ε),
+    // and decoupled decay subtracts lr·λ·w (matrices only).
+    let device = burn::tensor::Device::flex().autodiff();
+    let specs = [ParamSpec::new("w", &[2, 2], Init::Normal(1.0), "x"), ParamSpec::new("b", &[2], Init::Normal(1.0), "x")];
+    let mut store = ParamStore::build(&specs, 3, &device);
+    let (w0, b0) = (store.values("w"), store.values("b"));
+    let c = [0.5f32, -2.0, 3.0, -0.25];
+    let cw = burn::tensor::Tensor::<2>::from_data(burn::tensor::TensorData::new(c.to_vec(), [2, 2]), &device);
+    let cb = burn::tensor::Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32, -1.0], [2]), &device);
+    let loss = (store.matrix("w") * cw).sum() + (store.vector("b") * cb).sum();
+    let grads = loss.backward();
+    let cfg = OptimConfig { clip_norm: 0.0, weight_decay: 0.1, ..OptimConfig::default() };
+    let (lr, eps, wd) = (0.01, cfg.eps, cfg.weight_decay);
+    let norm = AdamW::new(cfg).step(&mut store, &grads, lr);
+    let expected_norm = (c.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() + 2.0).sqrt();
+    assert!((norm - expected_norm).abs() < 1e-5, "{norm} vs {expected_norm}");
+    for (i, (&w, &g)) in w0.iter().zip(&c).enumerate() {
+        let (w, g) = (w as f64, g as f64);
+        let want = w - lr * g / (g.abs() + eps) - lr * wd * w;
+        assert!((store.values("w")[i] as f64 - want).abs() < 1e-6, "w[{i}]");
+    }
+    for (i, (&b, g)) in b0.iter().zip([1.0f64, -1.0]).enumerate() {
+        let want = b as f64 - lr * g / (g.abs() + eps);
+        assert!((store.values("b")[i] as f64 - want).abs() < 1e-6, "b[{i}] is not decayed");
+    }
+}
+
+#[test]
+fn a_built_benchmark_loads_and_its_counts_are_the_models() {
+    let dir = fresh("train-build");
+    let out = build(&dir, 3, &["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["archs"], 3);
+    assert_eq!(v["trained_now"], 3);
+    let bench = Benchmark::load(&dir).unwrap();
+    assert_eq!(bench.ids(), vec!["config_0_j0", "config_1_j0", "config_2_j0"]);
+    let Benchmark::Gpt2 { archs, .. } = &bench else { panic!("a GPT-2 layout") };
+    let summary = ppl(&dir);
+    for a in archs {
+        // Ground truth is exp(validation loss), as written in result.yaml.
+        let loss = summary[&a.key]["valid_loss"].as_f64().unwrap();
+        assert!((a.valid_ppl - loss.exp()).abs() < 1e-9 * a.valid_ppl);
+        assert!(a.valid_ppl > 1.0 && a.valid_ppl.is_finite());
+        // params_summary.yaml is what the model declares.
+        let counts = models::count(ArchRef::Gpt2(a), Fidelity::Trained).unwrap();
+        let total = counts.fields.iter().find(|f| f.0 == "total").unwrap().1 as f64;
+        assert_eq!(a.params.total, total);
+        // The training curve has one row per step, and the first loss is near ln(vocab) or above.
+        let csv = std::fs::read_to_string(dir.join(format!("config_{}/j0/train.csv", &a.key[7..a.key.len() - 3]))).unwrap();
+        assert_eq!(csv.lines().count(), 1 + 4);
+    }
+    // The built benchmark ranks with its own corpus and minibatch by default.
+    let out = lpzero(&["rank", "--bench", dir.to_str().unwrap(), "-e", "sum(abs(W))", "--format", "json", "--no-cache"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["architectures"], 3);
+}
+
+#[test]
+fn resume_trains_only_what_is_missing_and_results_do_not_depend_on_jobs() {
+    let dir = fresh("train-resume");
+    ok(&build(&dir, 2, &[]));
+    let first = std::fs::read_to_string(dir.join("config_0/j0/result.yaml")).unwrap();
+    // Extending the build trains one more; removing a finished one (as an interrupted run leaves
+    // it: a stale temporary folder and no result) retrains exactly that one.
+    std::fs::remove_dir_all(dir.join("config_1")).unwrap();
+    std::fs::create_dir_all(dir.join("config_1/.j0.tmp")).unwrap();
+    let out = build(&dir, 3, &["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["trained_now"], 2, "config_1 and config_2 only");
+    assert_eq!(std::fs::read_to_string(dir.join("config_0/j0/result.yaml")).unwrap(), first, "config_0 was not retrained");
+    assert!(!dir.join("config_1/.j0.tmp").exists());
+    // A run with 2 jobs gives the same numbers.
+    let par = fresh("train-resume-par");
+    ok(&build(&par, 3, &["--jobs", "2"]));
+    for key in ["config_0_j0", "config_1_j0", "config_2_j0"] {
+        assert_eq!(ppl(&dir)[key]["valid_loss"], ppl(&par)[key]["valid_loss"], "{key}");
+    }
+    // Other settings in the same directory are refused.
+    let out = lpzero(&["bench", "build", "--space", "tiny", "--archs", "3", "--steps", "5", "--batch", "2", "--seq-len", "16", "--valid-sequences", "4", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other settings (steps 4 vs 5)"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn from_bench_records_the_published_perplexity_and_correlates() {
+    // A built benchmark is a GPT-2 layout, so it can be the source of another build: the second
+    // build's "published" perplexity is the first's.
+    let src = fresh("train-src");
+    ok(&build(&src, 4, &[]));
+    let dir = fresh("train-from");
+    let out = lpzero(&[
+        "bench", "build", "--from-bench", src.to_str().unwrap(), "--archs", "4", "--steps", "4", "--batch", "2", "--seq-len", "16",
+        "--valid-sequences", "4", "--out", dir.to_str().unwrap(), "--format", "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["published"]["n"], 4);
+    let results = v["results"].as_array().unwrap();
+    let src_ppl = ppl(&src);
+    for r in results {
+        let key = r["key"].as_str().unwrap();
+        assert_eq!(r["published_ppl"].as_f64().unwrap(), src_ppl[key]["valid_ppl"].as_f64().unwrap());
+        // Same recipe, same seed, same architecture: the same perplexity.
+        assert_eq!(r["valid_ppl"].as_f64().unwrap(), src_ppl[key]["valid_ppl"].as_f64().unwrap());
+    }
+    assert_eq!(v["published"]["spearman"].as_f64().unwrap(), 1.0);
+}
+
+#[test]
+fn bad_requests_are_refused_clearly() {
+    let dir = fresh("train-bad");
+    let d = dir.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["bench", "build", "--family", "flexibert", "--space", "tiny", "--out", d], "not supported"),
+        (&["bench", "build", "--space", "nope.yaml", "--out", d], "nope.yaml"),
+        (&["bench", "build", "--space", "tiny", "--corpus", "README.md", "--out", d], "vocabulary of 472"),
+        (&["bench", "build", "--space", "tiny", "--seq-len", "100", "--out", d], "exceeds"),
+        (&["evolve", "--bench", "builtin:huge", "--out", d], "unknown built-in benchmark `builtin:huge`"),
+    ];
+    for (args, needle) in cases {
+        let out = lpzero(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_builtin_grammar_gathers_for_tiny_models_and_bpe_text_is_refused() {
+    use lpzero::gather::{gather, text::Corpus, GatherOptions};
+    let space = lpzero::train::space::Space::load("tiny").unwrap();
+    let arch: Gpt2Arch = space.sample(1, 0).unwrap().remove(0);
+    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 0, fidelity: Fidelity::Trained };
+    let device = burn::tensor::Device::flex();
+    let g = gather(ArchRef::Gpt2(&arch), &Corpus::grammar(3, 2000), &opts, &device).unwrap();
+    assert!(g.loss.is_finite());
+    // GPT-2 BPE ids do not fit a 472-word vocabulary: an error, not a panic.
+    let err = gather(ArchRef::Gpt2(&arch), &Corpus::builtin(), &opts, &device).err().unwrap().to_string();
+    assert!(err.contains("outside the model's vocabulary of 472"), "{err}");
+}
