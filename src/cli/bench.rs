@@ -202,7 +202,7 @@ pub fn build_cmd(args: &BuildArgs) -> anyhow::Result<()> {
         anyhow::bail!("--family flexibert is not supported yet: FlexiBERT's ground truth is GLUE after fine-tuning, which short MLM training does not measure; build GPT-2 spaces");
     }
     let source = match (&args.space, &args.from_bench) {
-        (Some(s), _) => PlanSource::Space { space: Space::load(s)? },
+        (Some(s), _) => PlanSource::Space { space: Box::new(Space::load(s)?) },
         (None, Some(p)) => PlanSource::Benchmark { path: p.clone() },
         (None, None) => unreachable!("clap requires one"),
     };

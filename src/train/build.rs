@@ -92,7 +92,7 @@ pub enum PlanSource {
     /// A seeded sample of a search space.
     Space {
         /// The space.
-        space: Space,
+        space: Box<Space>,
     },
     /// A seeded sample of a published benchmark's architectures (to compare short training with
     /// the published full training).
@@ -272,6 +272,10 @@ pub struct StepReport<'a> {
     pub loss: f64,
 }
 
+/// One trained architecture: its result and its training curve (step, loss, learning rate,
+/// gradient norm).
+pub type Trained = (ArchResult, Vec<[f64; 4]>);
+
 /// Trains one architecture; `None` when `stop` was raised before it finished.
 #[allow(clippy::too_many_arguments)]
 pub fn train_arch(
@@ -281,7 +285,7 @@ pub fn train_arch(
     device: &Device,
     stop: &AtomicBool,
     on_step: &(dyn Fn(StepReport<'_>) + Sync),
-) -> Result<Option<(ArchResult, Vec<[f64; 4]>)>, BuildError> {
+) -> Result<Option<Trained>, BuildError> {
     let start = Instant::now();
     let specs = models::spec(ArchRef::Gpt2(arch), Fidelity::Trained)?;
     let counts = models::count(ArchRef::Gpt2(arch), Fidelity::Trained)?;

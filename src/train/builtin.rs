@@ -22,7 +22,7 @@ pub const NAMES: [&str; 1] = ["tiny"];
 /// The settings of `builtin:tiny`.
 pub fn tiny_config() -> BuildConfig {
     BuildConfig {
-        source: PlanSource::Space { space: Space::load("tiny").expect("the shipped tiny space parses") },
+        source: PlanSource::Space { space: Box::new(Space::load("tiny").expect("the shipped tiny space parses")) },
         archs: TINY_ARCHS,
         steps: TINY_STEPS,
         seed: 0,
