@@ -23,6 +23,7 @@ fn flexibert_inputs_have_one_entry_per_thing_they_stand_for() {
             FlexiLayer { op: LayerOp::SaWma, heads: 4, ffn_dim: 1024, num_ffn: 1 },
         ],
         glue: 0.0,
+        mlm_ppl: None,
     };
     let g = gather(ArchRef::Flexi(&arch), &Corpus::builtin(), &opts(2, 32), &Device::flex()).unwrap();
     let n = |i: InputId| g.inputs.get(i).map(|e| e.len()).unwrap_or(0);

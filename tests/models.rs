@@ -72,6 +72,7 @@ fn tiny_flexibert() -> FlexiArch {
             FlexiLayer { op: LayerOp::Dsc(5), heads: 4, ffn_dim: 8, num_ffn: 1 },
         ],
         glue: 0.0,
+        mlm_ppl: None,
     }
 }
 

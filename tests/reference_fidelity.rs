@@ -379,6 +379,7 @@ fn all_six() -> FlexiArch {
             layer(LayerOp::Dsc(9), 4, 3),
         ],
         glue: 0.0,
+        mlm_ppl: None,
     }
 }
 
@@ -410,6 +411,7 @@ fn counts_equal_the_references_per_layer_numbers() {
         hidden_size: 256,
         layers: vec![layer(LayerOp::SaWma, 4, 3), layer(LayerOp::LtDct, 2, 3), layer(LayerOp::SaSdp, 4, 3), layer(LayerOp::SaSdp, 4, 1)],
         glue: 0.0,
+        mlm_ppl: None,
     };
     assert_eq!(models::count(ArchRef::Flexi(&id0), Fidelity::Reference).unwrap().fields[0].1, 13_330_176);
     // Unbuildable layers are errors, not panics.

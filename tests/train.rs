@@ -154,11 +154,49 @@ fn from_bench_records_the_published_perplexity_and_correlates() {
 }
 
 #[test]
+fn flexibert_builds_are_json_benchmarks_with_mlm_perplexity() {
+    let dir = fresh("train-flexi");
+    let d = dir.to_str().unwrap();
+    let common = ["--steps", "3", "--batch", "2", "--seq-len", "16", "--valid-sequences", "4", "--format", "json", "--out"];
+    let mut args = vec!["bench", "build", "--space", "flexibert", "--archs", "2"];
+    args.extend_from_slice(&common);
+    args.push(d);
+    let v: serde_json::Value = serde_json::from_str(&ok(&lpzero(&args))).unwrap();
+    assert_eq!(v["family"], "flexibert");
+    let Benchmark::Flexibert { archs, .. } = Benchmark::load(&dir).unwrap() else { panic!("a FlexiBERT benchmark") };
+    assert_eq!(archs.iter().map(|a| a.id).collect::<Vec<_>>(), vec![0, 1]);
+    for (a, r) in archs.iter().zip(v["results"].as_array().unwrap()) {
+        let ppl = r["valid_ppl"].as_f64().unwrap();
+        assert_eq!(a.mlm_ppl, Some(ppl));
+        assert!((ppl - r["valid_loss"].as_f64().unwrap().exp()).abs() < 1e-9 * ppl);
+        // MLM over BERT's 30522 ids, three steps in: far from trained, but a number.
+        assert!(ppl > 1.0 && ppl.is_finite());
+        assert_eq!(a.quality(), -ppl);
+    }
+    // From a published-format FlexiBERT file: the published GLUE is kept beside the result.
+    let from = fresh("train-flexi-from");
+    let f = from.to_str().unwrap();
+    let mut args = vec!["bench", "build", "--from-bench", "tests/fixtures/bench/flexibert.json", "--archs", "2"];
+    args.extend_from_slice(&common);
+    args.push(f);
+    let v: serde_json::Value = serde_json::from_str(&ok(&lpzero(&args))).unwrap();
+    let fixture = Benchmark::load(Path::new("tests/fixtures/bench/flexibert.json")).unwrap();
+    let Benchmark::Flexibert { archs: published, .. } = fixture else { panic!() };
+    for r in v["results"].as_array().unwrap() {
+        let id: usize = r["key"].as_str().unwrap().trim_start_matches("arch_").parse().unwrap();
+        let glue = published.iter().find(|a| a.id == id).unwrap().glue;
+        assert_eq!(r["published_ppl"].as_f64().unwrap(), glue);
+    }
+    // Two architectures are too few for a correlation: none is claimed.
+    assert!(v["published"].is_null());
+}
+
+#[test]
 fn bad_requests_are_refused_clearly() {
     let dir = fresh("train-bad");
     let d = dir.to_str().unwrap();
     let cases: [(&[&str], &str); 5] = [
-        (&["bench", "build", "--family", "flexibert", "--space", "tiny", "--out", d], "not supported"),
+        (&["bench", "build", "--family", "flexibert", "--space", "tiny", "--out", d], "--family flexibert does not match the space given, which is gpt2"),
         (&["bench", "build", "--space", "nope.yaml", "--out", d], "nope.yaml"),
         (&["bench", "build", "--space", "tiny", "--corpus", "README.md", "--out", d], "vocabulary of 472"),
         (&["bench", "build", "--space", "tiny", "--seq-len", "100", "--out", d], "exceeds"),

@@ -43,8 +43,18 @@ pub struct FlexiArch {
     pub hidden_size: usize,
     /// The encoder layers.
     pub layers: Vec<FlexiLayer>,
-    /// Average GLUE score (higher is better).
+    /// Average GLUE score (higher is better); NaN in a benchmark built by lpzero.
     pub glue: f64,
+    /// Masked-LM validation perplexity after K training steps, in a benchmark built by
+    /// `lpzero bench build` (lower is better); when present it is the ground truth.
+    pub mlm_ppl: Option<f64>,
+}
+
+impl FlexiArch {
+    /// Ground truth, higher is better: minus the MLM perplexity of a built benchmark, else GLUE.
+    pub fn quality(&self) -> f64 {
+        self.mlm_ppl.map_or(self.glue, |p| -p)
+    }
 }
 
 #[derive(Deserialize)]
@@ -56,7 +66,10 @@ struct RawArch {
 
 #[derive(Deserialize)]
 struct RawScores {
-    glue: f64,
+    #[serde(default)]
+    glue: Option<f64>,
+    #[serde(default)]
+    mlm_ppl: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +97,9 @@ struct RawLayer {
     num_feed_forward: usize,
 }
 
+/// The file a FlexiBERT benchmark built by `lpzero bench build` keeps in its directory.
+pub const BUILT_FILE: &str = "benchmark.json";
+
 /// Parses the benchmark JSON.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<FlexiArch>, BenchError> {
     let values: Vec<serde_json::Value> =
@@ -92,12 +108,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<FlexiArch>, BenchError> {
     for (i, v) in values.into_iter().enumerate() {
         let entry_err = |message: String| BenchError::Entry { path: path.to_owned(), entry: i.to_string(), message };
         let raw: RawArch = serde_json::from_value(v).map_err(|e| entry_err(e.to_string()))?;
-        if raw.id != i {
-            return Err(entry_err(format!("id {} at position {i}: ids must run 0.. in order", raw.id)));
+        if let Some(prev) = archs.last().map(|a: &FlexiArch| a.id) {
+            if raw.id <= prev {
+                return Err(entry_err(format!("id {} after id {prev}: ids must increase", raw.id)));
+            }
         }
-        if !raw.scores.glue.is_finite() {
-            return Err(entry_err("scores.glue is not a finite number".into()));
-        }
+        let (glue, mlm_ppl) = match (raw.scores.glue, raw.scores.mlm_ppl) {
+            (_, Some(p)) if p.is_finite() && p > 0.0 => (raw.scores.glue.unwrap_or(f64::NAN), Some(p)),
+            (_, Some(_)) => return Err(entry_err("scores.mlm_ppl is not a positive number".into())),
+            (Some(g), None) if g.is_finite() => (g, None),
+            _ => return Err(entry_err("scores.glue is missing or not a finite number".into())),
+        };
         let o = raw.hparams.model_hparam_overrides;
         if o.hidden_size == 0 || o.nas_config.encoder_layers.is_empty() {
             return Err(entry_err("hidden_size must be positive and there must be at least one layer".into()));
@@ -132,7 +153,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<FlexiArch>, BenchError> {
                 num_ffn: layer.num_feed_forward,
             });
         }
-        archs.push(FlexiArch { id: raw.id, hidden_size: o.hidden_size, layers, glue: raw.scores.glue });
+        archs.push(FlexiArch { id: raw.id, hidden_size: o.hidden_size, layers, glue, mlm_ppl });
     }
     Ok(archs)
 }
@@ -166,8 +187,14 @@ mod tests {
         assert!(e.contains("b.json") && e.contains("entry 1") && e.contains("SA/XYZ"), "{e}");
         let e = parse(Path::new("b.json"), &TWO[..200]).unwrap_err().to_string();
         assert!(e.contains("b.json"), "{e}");
-        let e = parse(Path::new("b.json"), &TWO.replace("\"id\": 1", "\"id\": 5")).unwrap_err().to_string();
-        assert!(e.contains("entry 1") && e.contains("in order"), "{e}");
+        let e = parse(Path::new("b.json"), &TWO.replace("\"id\": 1", "\"id\": 0")).unwrap_err().to_string();
+        assert!(e.contains("entry 1") && e.contains("ids must increase"), "{e}");
+        // Gaps are allowed (a built benchmark keeps its plan's ids), and MLM perplexity is
+        // the ground truth when present, higher-is-better as minus itself.
+        let built = TWO.replace("\"id\": 1", "\"id\": 7").replace("\"glue\": 60.0", "\"mlm_ppl\": 12.5");
+        let archs = parse(Path::new("b.json"), &built).unwrap();
+        assert_eq!((archs[1].id, archs[1].mlm_ppl, archs[1].quality()), (7, Some(12.5), -12.5));
+        assert_eq!(archs[0].quality(), 70.5);
         let e = parse(Path::new("b.json"), &TWO.replace("\"glue\": 60.0", "\"glue\": \"x\"")).unwrap_err().to_string();
         assert!(e.contains("entry 1"), "{e}");
     }

@@ -86,6 +86,11 @@ impl Benchmark {
             if path.join("ppl_summary.yaml").exists() {
                 return gpt2::load(path).map(|archs| Benchmark::Gpt2 { dir: path.to_owned(), archs });
             }
+            // A FlexiBERT benchmark built by `lpzero bench build`.
+            let built = path.join(flexibert::BUILT_FILE);
+            if built.exists() {
+                return Benchmark::load(&built);
+            }
             return Err(BenchError::Unknown { path: path.to_owned() });
         }
         let text = std::fs::read_to_string(path).map_err(|source| BenchError::Io { path: path.to_owned(), source })?;
@@ -124,10 +129,11 @@ impl Benchmark {
         }
     }
 
-    /// Ground truth per architecture, higher is better: GLUE, or minus validation perplexity.
+    /// Ground truth per architecture, higher is better: GLUE, or minus validation perplexity
+    /// (minus MLM perplexity for a FlexiBERT benchmark built by lpzero).
     pub fn quality(&self) -> Vec<f64> {
         match self {
-            Benchmark::Flexibert { archs, .. } => archs.iter().map(|a| a.glue).collect(),
+            Benchmark::Flexibert { archs, .. } => archs.iter().map(FlexiArch::quality).collect(),
             Benchmark::Gpt2 { archs, .. } => archs.iter().map(|a| -a.valid_ppl).collect(),
         }
     }

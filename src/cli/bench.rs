@@ -6,8 +6,8 @@ use super::{CacheArgs, LintFormat, ModelArgs};
 use crate::gather::text::Corpus;
 use crate::gather::GatherOptions;
 use crate::train::build::{self, ArchResult, BuildConfig, CorpusSpec, Manifest, PlanSource, StepReport};
+use crate::train::builtin;
 use crate::train::optim::OptimConfig;
-use crate::train::{builtin, space::Space};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,23 +31,25 @@ pub enum BenchCommand {
 /// Model family of `bench build`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FamilyArg {
-    /// GPT-2 flex decoders (next-token perplexity).
+    /// GPT-2 flex decoders (ground truth: next-token validation perplexity).
     Gpt2,
-    /// FlexiBERT encoders (not supported yet: refused with a message).
+    /// FlexiBERT encoders as trained (ground truth: masked-LM validation perplexity).
     Flexibert,
 }
 
 /// Arguments of `lpzero bench build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
-    /// Model family.
-    #[arg(long, value_enum, default_value_t = FamilyArg::Gpt2)]
-    pub family: FamilyArg,
-    /// Search space: `tiny`, `gpt2-wt103` (shipped in spaces/), or a space YAML file.
+    /// Model family [default: the space's or the benchmark's; when given, it must match].
+    #[arg(long, value_enum)]
+    pub family: Option<FamilyArg>,
+    /// Search space: `tiny`, `gpt2-wt103`, `flexibert` (shipped in spaces/), or a space YAML
+    /// file (its `family:` says which models).
     #[arg(long, conflicts_with = "from_bench", required_unless_present = "from_bench")]
     pub space: Option<String>,
-    /// Train a seeded sample of a published GPT-2 benchmark's architectures instead (and report
-    /// the correlation of K-step with published perplexity).
+    /// Train a seeded sample of a published benchmark's architectures instead (GPT-2 directory
+    /// or FlexiBERT JSON), and report how the K-step perplexity ranks them against the
+    /// published ground truth.
     #[arg(long, value_name = "DIR")]
     pub from_bench: Option<PathBuf>,
     /// Architectures to sample.
@@ -143,7 +145,7 @@ impl ResolvedBench {
     /// The corpus: `--corpus`, else the built benchmark's, else the built-in text.
     pub fn corpus(&self, model: &ModelArgs) -> anyhow::Result<Corpus> {
         match (&model.corpus, &self.manifest) {
-            (None, Some(m)) => m.config.corpus.proxy_corpus(),
+            (None, Some(m)) => m.config.corpus.proxy_corpus(if m.family == "flexibert" { crate::bench::Family::Flexibert } else { crate::bench::Family::Gpt2 }),
             _ => model.corpus(),
         }
     }
@@ -196,16 +198,32 @@ fn run_build(cfg: &BuildConfig, dir: &Path, jobs: usize, quiet_archs: bool) -> a
     report
 }
 
+fn name(f: FamilyArg) -> &'static str {
+    match f {
+        FamilyArg::Gpt2 => "gpt2",
+        FamilyArg::Flexibert => "flexibert",
+    }
+}
+
 /// `lpzero bench build`.
 pub fn build_cmd(args: &BuildArgs) -> anyhow::Result<()> {
-    if args.family == FamilyArg::Flexibert {
-        anyhow::bail!("--family flexibert is not supported yet: FlexiBERT's ground truth is GLUE after fine-tuning, which short MLM training does not measure; build GPT-2 spaces");
-    }
     let source = match (&args.space, &args.from_bench) {
-        (Some(s), _) => PlanSource::Space { space: Box::new(Space::load(s)?) },
+        (Some(s), _) => PlanSource::from_space(s)?,
         (None, Some(p)) => PlanSource::Benchmark { path: p.clone() },
         (None, None) => unreachable!("clap requires one"),
     };
+    let family = match &source {
+        PlanSource::Space { .. } => FamilyArg::Gpt2,
+        PlanSource::FlexiSpace { .. } => FamilyArg::Flexibert,
+        PlanSource::Benchmark { path } => match crate::bench::Benchmark::load(path)?.family() {
+            crate::bench::Family::Gpt2 => FamilyArg::Gpt2,
+            crate::bench::Family::Flexibert => FamilyArg::Flexibert,
+        },
+    };
+    if let Some(want) = args.family.filter(|&w| w != family) {
+        let what = if args.space.is_some() { "space" } else { "benchmark" };
+        anyhow::bail!("--family {} does not match the {what} given, which is {}", name(want), name(family));
+    }
     let corpus = match &args.corpus {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read corpus {}", p.display()))?;
@@ -229,13 +247,18 @@ pub fn build_cmd(args: &BuildArgs) -> anyhow::Result<()> {
         cfg.archs, cfg.steps, cfg.batch, cfg.seq_len, cfg.optim.lr, cfg.seed, args.out.display()
     );
     let report = run_build(&cfg, &args.out, args.jobs, args.format == LintFormat::Json)?;
-    let results: Vec<&ArchResult> = report.plan.iter().filter_map(|a| report.results.get(&a.key)).collect();
+    let results: Vec<&ArchResult> = report.plan.iter().filter_map(|a| report.results.get(&a.key())).collect();
     let ok: Vec<&&ArchResult> = results.iter().filter(|r| !r.diverged).collect();
     let neg_ppl: Vec<f64> = ok.iter().map(|r| -r.valid_ppl).collect();
     let corr = |x: Vec<f64>| (crate::stats::spearman(&x, &neg_ppl), crate::stats::kendall_tau_b(&x, &neg_ppl));
     let vs_params = corr(ok.iter().map(|r| r.params as f64).collect());
     let vs_nonemb = corr(ok.iter().map(|r| r.nonembedding as f64).collect());
-    let published: Vec<(f64, f64)> = ok.iter().filter_map(|r| r.published_ppl.map(|p| (r.valid_ppl, p))).collect();
+    // Agreement with the published ground truth, both oriented higher-is-better: minus the
+    // K-step perplexity against minus the published perplexity (GPT-2) or GLUE (FlexiBERT).
+    let published: Vec<(f64, f64)> = ok
+        .iter()
+        .filter_map(|r| r.published_ppl.map(|p| (-r.valid_ppl, if family == FamilyArg::Flexibert { p } else { -p })))
+        .collect();
     let vs_published = (published.len() >= 3).then(|| {
         let (k, p): (Vec<f64>, Vec<f64>) = published.iter().copied().unzip();
         (crate::stats::spearman(&k, &p), crate::stats::kendall_tau_b(&k, &p))
@@ -247,6 +270,7 @@ pub fn build_cmd(args: &BuildArgs) -> anyhow::Result<()> {
             "interrupted": report.interrupted, "diverged": results.len() - ok.len(), "train_seconds": seconds,
             "results": results,
             "spearman_vs_params": vs_params.0, "spearman_vs_nonembedding": vs_nonemb.0,
+            "family": name(family),
             "published": vs_published.map(|(r, t)| serde_json::json!({"n": published.len(), "spearman": r, "kendall": t})),
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -265,7 +289,11 @@ pub fn build_cmd(args: &BuildArgs) -> anyhow::Result<()> {
     );
     println!("K-step ground truth vs parameters: ρ {} τ {}; vs non-embedding parameters: ρ {} τ {}", f(vs_params.0), f(vs_params.1), f(vs_nonemb.0), f(vs_nonemb.1));
     if let Some((r, t)) = vs_published {
-        println!("{}-step perplexity vs the published perplexity ({} architectures): Spearman ρ {} Kendall τ {}", cfg.steps, published.len(), f(r), f(t));
+        let truth = if family == FamilyArg::Flexibert { "the published GLUE score" } else { "the published perplexity" };
+        println!(
+            "{}-step ranking vs {truth} ({} architectures, both higher-is-better): Spearman ρ {} Kendall τ {}",
+            cfg.steps, published.len(), f(r), f(t)
+        );
     }
     println!("benchmark written to {} (load it with --bench {})", args.out.display(), args.out.display());
     Ok(())

@@ -1,7 +1,9 @@
 //! A disk cache of gathered inputs, so that ranking a new proxy on architectures gathered before
 //! reads them back instead of running the models again.
 //!
-//! Layout: `<root>/<key>/<architecture id>.lpzin`, where `<key>` is a hash of everything that
+//! Layout: `<root>/<key>/<architecture id>-<model hash>.lpzin`, where the model hash is a hash of
+//! the architecture's whole definition (two benchmarks that reuse an id for different networks,
+//! such as a built one and a published one, never share a file), and `<key>` is a hash of everything that
 //! determines the inputs: the benchmark family, the fidelity, the minibatch (batch, sequence
 //! length, seed), a hash of the corpus text, and the lpzero version (a new version may gather
 //! differently, so it never reads an older one's files). `<root>/<key>/key.json` says what the
@@ -180,6 +182,11 @@ impl Cache {
     }
 }
 
+/// The name of an architecture's file: its id and a hash of its whole definition.
+pub fn file_id(arch: crate::models::ArchRef<'_>) -> String {
+    format!("{}-{:08x}", arch.id(), super::text::hash_str(&format!("{arch:?}")) as u32)
+}
+
 /// Gathers an architecture through the cache: read back when cached, else gathered and written
 /// (within the budget). The `bool` says whether it came from the cache.
 pub fn gather_cached(
@@ -189,7 +196,7 @@ pub fn gather_cached(
     device: &Device,
     cache: Option<&Cache>,
 ) -> Result<(Gathered, bool), super::GatherError> {
-    let id = arch.id();
+    let id = file_id(arch);
     let start = std::time::Instant::now();
     if let Some(mut g) = cache.and_then(|c| c.load(&id, device)) {
         g.seconds = start.elapsed().as_secs_f64();

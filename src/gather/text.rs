@@ -191,9 +191,20 @@ pub fn mlm_batch(corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result
     if sequences.len() < batch {
         return Err(TextError::TooFewSequences { have: sequences.len(), batch, len });
     }
+    sequences.truncate(batch);
+    mlm_rows(&sequences, len, seed)
+}
+
+/// A masked-language-model minibatch of token rows (BERT ids, each at most `len − 2` long and
+/// not empty): each row becomes `[CLS] row [SEP]`, padded to `len`, and 15% of its word tokens
+/// (at least one) are replaced by `[MASK]`, chosen by a generator seeded with `seed`.
+pub fn mlm_rows(rows: &[Vec<u32>], len: usize, seed: u64) -> Result<MlmBatch, TextError> {
+    if rows.is_empty() || len < 3 || rows.iter().any(|r| r.is_empty() || r.len() > len - 2) {
+        return Err(TextError::Empty);
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut ids, mut attention, mut masked, mut targets) = (vec![], vec![], vec![], vec![]);
-    for (b, tokens) in sequences.iter().take(batch).enumerate() {
+    for (b, tokens) in rows.iter().enumerate() {
         let mut row: Vec<u32> = vec![bert_ids::CLS];
         row.extend_from_slice(tokens);
         row.push(bert_ids::SEP);
@@ -213,10 +224,13 @@ pub fn mlm_batch(corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result
         attention.extend((0..len).map(|t| u8::from(t < real)));
         ids.extend(row);
     }
-    if masked.is_empty() {
-        return Err(TextError::Empty);
-    }
-    Ok(MlmBatch { batch, len, ids, attention, masked, targets })
+    Ok(MlmBatch { batch: rows.len(), len, ids, attention, masked, targets })
+}
+
+/// The BERT ids of a corpus for FlexiBERT: GPT-2 BPE ids mapped by [`bert_id`] (the built-in
+/// grammar's text is BPE-tokenised here too).
+pub fn bert_stream(corpus: &Corpus) -> Vec<u32> {
+    tiktoken_rs::r50k_base_singleton().encode_ordinary(&corpus.text).into_iter().map(bert_id).collect()
 }
 
 /// FNV-1a, a small stable hash for identities (not for security).

@@ -18,6 +18,8 @@ use std::path::Path;
 pub const TINY: &str = include_str!("../../spaces/tiny.yaml");
 /// The GPT-2 benchmark's space, compiled in.
 pub const GPT2_WT103: &str = include_str!("../../spaces/gpt2-wt103.yaml");
+/// The FlexiBERT benchmark's space (as trained), compiled in.
+pub const FLEXIBERT: &str = include_str!("../../spaces/flexibert.yaml");
 
 /// One dimension: explicit choices or an integer range.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,7 +114,7 @@ impl Space {
         let err = |message: String| SpaceError::Parse { path: origin.to_owned(), message };
         let space: Space = serde_norway::from_str(text).map_err(|e| err(e.to_string()))?;
         if space.family != "gpt2" {
-            return Err(err(format!("family `{}` is not supported: spaces are of GPT-2 flex decoders (`family: gpt2`)", space.family)));
+            return Err(err(format!("family `{}` is not supported here: a GPT-2 space needs `family: gpt2`", space.family)));
         }
         for (name, dim) in [("n_layer", &space.n_layer), ("d_model", &space.d_model), ("d_embed", &space.d_embed), ("div_val", &space.div_val), ("n_head", &space.n_head), ("d_inner", &space.d_inner)] {
             let v = dim.values();
@@ -208,6 +210,114 @@ impl Space {
     }
 }
 
+/// A search space of FlexiBERT encoders as the benchmark trained them (every layer SA-SDP).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlexiSpace {
+    /// A short name.
+    pub name: String,
+    /// Always `flexibert`.
+    pub family: String,
+    /// Number of encoder layers.
+    pub n_layer: Dim,
+    /// Hidden size.
+    pub hidden_size: Dim,
+    /// Heads, per layer.
+    pub heads: Dim,
+    /// Feed-forward width F, per layer.
+    pub ffn_dim: Dim,
+    /// Feed-forward layers, per layer.
+    pub num_ffn: Dim,
+}
+
+impl FlexiSpace {
+    /// Parses a FlexiBERT space from YAML text and checks it.
+    pub fn parse(text: &str, origin: &str) -> Result<FlexiSpace, SpaceError> {
+        let err = |message: String| SpaceError::Parse { path: origin.to_owned(), message };
+        let space: FlexiSpace = serde_norway::from_str(text).map_err(|e| err(e.to_string()))?;
+        if space.family != "flexibert" {
+            return Err(err(format!("family `{}` is not supported here: a FlexiBERT space needs `family: flexibert`", space.family)));
+        }
+        for (name, dim) in [("n_layer", &space.n_layer), ("hidden_size", &space.hidden_size), ("heads", &space.heads), ("ffn_dim", &space.ffn_dim), ("num_ffn", &space.num_ffn)] {
+            let v = dim.values();
+            if v.is_empty() || v.contains(&0) {
+                return Err(err(format!("{name} must offer at least one value, all positive")));
+            }
+        }
+        for h in space.hidden_size.values() {
+            if !space.heads.values().iter().any(|n| h % n == 0) {
+                return Err(err(format!("no heads choice divides hidden_size {h}")));
+            }
+        }
+        Ok(space)
+    }
+
+    /// `n` distinct architectures with ids `0..n`, from one seeded generator (prefix-stable).
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<crate::bench::FlexiArch>, SpaceError> {
+        use crate::bench::{FlexiArch, FlexiLayer, LayerOp};
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xf1e7_5eed);
+        let pick = |dim: &Dim, rng: &mut ChaCha8Rng| {
+            let v = dim.values();
+            v[rng.random_range(0..v.len())]
+        };
+        let mut out: Vec<FlexiArch> = Vec::with_capacity(n);
+        let mut draws = 0usize;
+        while out.len() < n {
+            draws += 1;
+            if draws > 1000 * n.max(1) {
+                return Err(SpaceError::Parse { path: self.name.clone(), message: format!("fewer than {n} distinct architectures found in {draws} draws") });
+            }
+            let layers_n = pick(&self.n_layer, &mut rng);
+            let hidden_size = pick(&self.hidden_size, &mut rng);
+            let heads: Vec<usize> = self.heads.values().into_iter().filter(|h| hidden_size % h == 0).collect();
+            let layers: Vec<FlexiLayer> = (0..layers_n)
+                .map(|_| FlexiLayer {
+                    op: LayerOp::SaSdp,
+                    heads: heads[rng.random_range(0..heads.len())],
+                    ffn_dim: pick(&self.ffn_dim, &mut rng),
+                    num_ffn: pick(&self.num_ffn, &mut rng),
+                })
+                .collect();
+            if !out.iter().any(|a| a.hidden_size == hidden_size && a.layers == layers) {
+                out.push(FlexiArch { id: out.len(), hidden_size, layers, glue: f64::NAN, mlm_ppl: None });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A space of either family, as a space file declares it (`family:`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnySpace {
+    /// GPT-2 flex decoders.
+    Gpt2(Space),
+    /// FlexiBERT encoders.
+    Flexibert(FlexiSpace),
+}
+
+impl AnySpace {
+    /// Reads a space file, or a shipped space by name (`tiny`, `gpt2-wt103`, `flexibert`),
+    /// dispatching on its `family`.
+    pub fn load(spec: &str) -> Result<AnySpace, SpaceError> {
+        let (text, origin) = match spec {
+            "tiny" => (TINY.to_owned(), "spaces/tiny.yaml".to_owned()),
+            "gpt2-wt103" => (GPT2_WT103.to_owned(), "spaces/gpt2-wt103.yaml".to_owned()),
+            "flexibert" => (FLEXIBERT.to_owned(), "spaces/flexibert.yaml".to_owned()),
+            path => (std::fs::read_to_string(Path::new(path)).map_err(|source| SpaceError::Io { path: path.to_owned(), source })?, path.to_owned()),
+        };
+        #[derive(Deserialize)]
+        struct Family {
+            family: Option<String>,
+        }
+        let family = serde_norway::from_str::<Family>(&text).map_err(|e| SpaceError::Parse { path: origin.clone(), message: e.to_string() })?.family;
+        match family.as_deref() {
+            Some("flexibert") => FlexiSpace::parse(&text, &origin).map(AnySpace::Flexibert),
+            Some("gpt2") => Space::parse(&text, &origin).map(AnySpace::Gpt2),
+            other => Err(SpaceError::Parse { path: origin, message: format!("`family` must be gpt2 or flexibert, not {other:?}") }),
+        }
+    }
+}
+
 /// The `model_config.yaml` text of an architecture: the fields the loader reads, in the
 /// benchmark's own spelling.
 pub fn model_config_yaml(a: &Gpt2Arch) -> String {
@@ -296,5 +406,20 @@ mod tests {
         assert!(e.contains("y.yaml"), "{e}");
         let e = Space::parse(&TINY.replace("family: gpt2", "family: flexibert"), "z").unwrap_err().to_string();
         assert!(e.contains("not supported"), "{e}");
+        let e = AnySpace::load("nonexistent.yaml").unwrap_err().to_string();
+        assert!(e.contains("nonexistent.yaml"), "{e}");
+    }
+
+    #[test]
+    fn flexibert_space_samples_trained_style_encoders() {
+        let AnySpace::Flexibert(space) = AnySpace::load("flexibert").unwrap() else { panic!("a FlexiBERT space") };
+        let a = space.sample(20, 1).unwrap();
+        assert_eq!(format!("{:?}", &a[..5]), format!("{:?}", space.sample(5, 1).unwrap()));
+        for (i, arch) in a.iter().enumerate() {
+            assert_eq!(arch.id, i);
+            assert!([2, 4].contains(&arch.layers.len()) && [128, 256].contains(&arch.hidden_size));
+            assert!(arch.layers.iter().all(|l| l.op == crate::bench::LayerOp::SaSdp && [2, 4].contains(&l.heads)));
+        }
+        assert!(matches!(AnySpace::load("tiny").unwrap(), AnySpace::Gpt2(_)));
     }
 }
