@@ -1,12 +1,13 @@
-//! Search spaces as data: a YAML file giving the choices per dimension of a GPT-2 flex
-//! architecture, and seeded sampling from it.
+//! Search spaces as data: a YAML file giving the choices per dimension of a GPT-2 flex decoder
+//! ([`Space`]) or of a FlexiBERT encoder as the benchmark trained them ([`FlexiSpace`]; per layer
+//! `heads`, `ffn_dim`, `num_ffn`, every layer SA-SDP), and seeded sampling from it.
 //!
 //! A dimension is either a list of choices (`d_model: [64, 128]`) or an integer range
 //! (`n_layer: {min: 2, max: 16}`, optional `step`). `n_head` and `d_inner` are drawn per layer;
 //! a layer's heads are drawn among the choices that divide its `d_model`. `n_token`,
 //! `cutoffs`, `tgt_len`, `tie_projs` and the init standard deviations are fixed for the space.
-//! The spaces lpzero ships are in `spaces/` (`gpt2-wt103.yaml`, the published benchmark's;
-//! `tiny.yaml`, the demo space of `builtin:tiny`).
+//! The spaces lpzero ships are in `spaces/` (`gpt2-wt103.yaml` and `flexibert.yaml`, the
+//! published benchmarks'; `tiny.yaml`, the demo space of `builtin:tiny`).
 
 use crate::bench::{Gpt2Arch, ParamsSummary};
 use rand::{Rng, SeedableRng};
