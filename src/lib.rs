@@ -9,6 +9,7 @@
 // burn slices take one range per axis, as an array, even for one axis.
 #![allow(clippy::single_range_in_vec_init)]
 
+pub mod device;
 pub mod lang;
 pub mod cli;
 pub mod eval;
@@ -20,3 +21,4 @@ pub mod rank;
 pub mod search;
 pub mod repl;
 pub mod train;
+pub mod speed;

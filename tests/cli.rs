@@ -352,3 +352,33 @@ fn a_second_rank_reads_the_gathered_inputs_from_the_cache() {
     assert_eq!(json(&out)["cached"], 0);
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
 }
+
+#[test]
+fn devices_not_compiled_in_are_clear_errors_and_compiled_ones_agree_with_flex() {
+    let args = |device: &'static str| {
+        vec![
+            "score", "--bench", "tests/fixtures/bench/flexibert.json", "--arch", "1", "--batch", "2", "--seq-len", "16", "--format", "json",
+            "--device", device, "-e", "sum(numel(P))", "-e", "sum(mean(abs(G)))", "-e", "avg(fro(A))", "-e", "sum(mean(S))",
+        ]
+    };
+    let flex = json(&lpzero(&args("flex")));
+    for (name, compiled, feature) in [("tch", cfg!(feature = "tch"), "tch"), ("tch-cuda", cfg!(feature = "tch"), "tch"), ("cuda", cfg!(feature = "cuda"), "cuda")] {
+        let out = lpzero(&args(name));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !compiled {
+            assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+            assert!(stderr.contains("not compiled") && stderr.contains(&format!("--features {feature}")), "{name}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        } else if out.status.success() {
+            let other = json(&out);
+            for k in 0..4 {
+                let (a, b) = (flex["proxies"][k]["score"].as_f64().unwrap(), other["proxies"][k]["score"].as_f64().unwrap());
+                assert!((a - b).abs() <= 1e-3 * a.abs().max(1e-12), "{name}, proxy {k}: flex {a} vs {b}");
+            }
+        } else {
+            // Compiled in but no hardware here (a GPU device on a CPU machine): an error, not a panic.
+            assert_ne!(name, "tch", "libtorch on the CPU is always usable once compiled in: {stderr}");
+            assert!(stderr.contains("not usable") && !stderr.contains("panicked"), "{name}: {stderr}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use burn::tensor::Device;
 use lpzero::bench::{shared_data_dir, Benchmark, FlexiArch, FlexiLayer, LayerOp};
+use lpzero::device::DeviceKind;
 use lpzero::eval::Interpreter;
 use lpzero::gather::{gather, text::Corpus, GatherOptions};
 use lpzero::lang::stdlib;
@@ -10,7 +11,7 @@ use lpzero::lang::table::InputId;
 use lpzero::models::{ArchRef, Fidelity};
 
 fn opts(batch: usize, seq_len: usize) -> GatherOptions {
-    GatherOptions { batch, seq_len, seed: 1, fidelity: Fidelity::Trained }
+    GatherOptions { batch, seq_len, seed: 1, fidelity: Fidelity::Trained, device: DeviceKind::Flex }
 }
 
 #[test]

@@ -215,7 +215,7 @@ fn the_builtin_grammar_gathers_for_tiny_models_and_bpe_text_is_refused() {
     use lpzero::gather::{gather, text::Corpus, GatherOptions};
     let space = lpzero::train::space::Space::load("tiny").unwrap();
     let arch: Gpt2Arch = space.sample(1, 0).unwrap().remove(0);
-    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 0, fidelity: Fidelity::Trained };
+    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 0, fidelity: Fidelity::Trained, device: lpzero::device::DeviceKind::Flex };
     let device = burn::tensor::Device::flex();
     let g = gather(ArchRef::Gpt2(&arch), &Corpus::grammar(3, 2000), &opts, &device).unwrap();
     assert!(g.loss.is_finite());

@@ -26,6 +26,9 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Build a benchmark: sample architectures, train each for K steps, write the GPT-2 layout.
     Build(BuildArgs),
+    /// Measure speed per device: gather, stdlib scoring and proxy evaluations per second on
+    /// real benchmark architectures; prints a table and writes JSON.
+    Speed(super::speed::SpeedArgs),
 }
 
 /// Model family of `bench build`.
@@ -80,6 +83,9 @@ pub struct BuildArgs {
     /// Architectures trained at once.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Where to train (see `--device` of the other commands).
+    #[arg(long, value_enum, default_value_t = crate::device::DeviceKind::DEFAULT)]
+    pub device: crate::device::DeviceKind,
     /// Output directory (an existing build with the same settings is resumed).
     #[arg(long)]
     pub out: PathBuf,
@@ -192,7 +198,7 @@ fn run_build(cfg: &BuildConfig, dir: &Path, jobs: usize, quiet_archs: bool) -> a
             }
         }
     };
-    let device = burn::tensor::Device::flex();
+    let device = cfg.device.open()?;
     let report = build::build(cfg, dir, jobs, &device, &stop, &on_step, &on_arch);
     bar.finish_and_clear();
     report
@@ -241,6 +247,7 @@ pub fn build_cmd(args: &BuildArgs) -> anyhow::Result<()> {
         valid_sequences: args.valid_sequences,
         optim: OptimConfig { lr: args.lr, warmup: (args.steps / 10).max(1), ..OptimConfig::default() },
         corpus,
+        device: args.device,
     };
     eprintln!(
         "building {} architectures × {} steps (batch {} × {}, lr {}, seed {}) into {}; Ctrl-C stops after the architectures in training, and running again resumes",

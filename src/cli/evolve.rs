@@ -3,6 +3,7 @@
 
 use super::{LintFormat, ModelArgs};
 use crate::bench::Benchmark;
+use crate::device::DeviceKind;
 use crate::lang::syntax::BinOp;
 use crate::lang::table::{self, InputId};
 use crate::lang::Proxy;
@@ -115,8 +116,15 @@ struct Settings {
     seed: u64,
     corpus: Option<PathBuf>,
     fidelity: crate::models::Fidelity,
+    /// Checkpoints written before devices existed ran on flex.
+    #[serde(default = "flex")]
+    device: DeviceKind,
     compare: Vec<PathBuf>,
     version: String,
+}
+
+fn flex() -> DeviceKind {
+    DeviceKind::Flex
 }
 
 #[derive(Serialize, Deserialize)]
@@ -127,7 +135,7 @@ struct Checkpoint {
 
 fn parse_inputs(names: &[String]) -> anyhow::Result<Vec<InputId>> {
     if names.is_empty() {
-        return Ok(vec![InputId::A, InputId::H, InputId::S, InputId::W, InputId::G, InputId::J]);
+        return Ok(crate::search::candidate::PAPER_INPUTS.to_vec());
     }
     names
         .iter()
@@ -190,6 +198,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
                 seed: args.model.seed,
                 corpus: args.model.corpus.clone(),
                 fidelity: args.model.fidelity,
+                device: args.model.device,
                 compare: args.compare.clone(),
                 version: env!("CARGO_PKG_VERSION").into(),
             };
@@ -232,6 +241,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         seq_len: settings.seq_len,
         corpus: settings.corpus.clone(),
         fidelity: settings.fidelity,
+        device: settings.device,
     };
     let resolved = super::bench::resolve(&settings.bench, &args.cache)?;
     let bench = Benchmark::load(&resolved.path)?;
@@ -255,14 +265,14 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
             }
         });
     }
-    let device = burn::tensor::Device::flex();
+    let device = opts.device.open()?;
     let cache = args.cache.open(bench.family(), &opts, &corpus);
     let text = args.format == LintFormat::Text;
     eprintln!(
-        "{} {} on {} ({} search / {} held-out architectures; batch {} × {}, seed {}, corpus {}); Ctrl-C stops after writing a checkpoint",
+        "{} {} on {} ({} search / {} held-out architectures; batch {} × {}, seed {}, corpus {}, device {}); Ctrl-C stops after writing a checkpoint",
         if resumed.is_some() { "resuming" } else { "evolving" },
         label(config.space.rps, config.random_search),
-        settings.bench.display(), search_idx.len(), held_idx.len(), opts.batch, opts.seq_len, settings.seed, corpus.source
+        settings.bench.display(), search_idx.len(), held_idx.len(), opts.batch, opts.seq_len, settings.seed, corpus.source, opts.device
     );
     // 1. The search set, gathered once.
     let bar = indicatif::ProgressBar::new(search_idx.len() as u64);
@@ -360,11 +370,11 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     let evolved = &result.proxies[0].correlation;
     let f3 = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
     let header = format!(
-        "# Evolved by lpzero {} `evolve` ({}).\n# benchmark: {} ({}, fidelity {}); batch {} x {}, corpus {}\n\
+        "# Evolved by lpzero {} `evolve` ({}).\n# benchmark: {} ({}, fidelity {}); batch {} x {}, corpus {}, device {}\n\
          # seed {}; population {}, iterations {}, crossover {}, mutation {}, parent pool {}, {:?}, inputs {}, RPS {}\n\
          # search set: {} architectures, Spearman {}\n# held-out: {} of {} architectures valid, Spearman {}, Kendall {}{}\n",
         env!("CARGO_PKG_VERSION"), label(config.space.rps, config.random_search),
-        settings.bench.display(), name_of(&bench.family()), name_of(&settings.fidelity), opts.batch, opts.seq_len, corpus.source,
+        settings.bench.display(), name_of(&bench.family()), name_of(&settings.fidelity), opts.batch, opts.seq_len, corpus.source, opts.device,
         config.seed, config.population, config.iterations, config.crossover, config.mutation, config.parent_pool,
         config.space.shape, config.space.inputs.iter().map(|i| table::input(*i).name).collect::<Vec<_>>().join(" "),
         if config.space.rps { "on" } else { "off" },
@@ -393,7 +403,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     let summary = serde_json::json!({
         "bench": settings.bench.display().to_string(), "family": bench.family(), "fidelity": settings.fidelity,
         "mode": label(config.space.rps, config.random_search), "config": config,
-        "batch": opts.batch, "seq_len": opts.seq_len, "corpus": corpus.source,
+        "batch": opts.batch, "seq_len": opts.seq_len, "corpus": corpus.source, "device": opts.device,
         "search_archs": search_idx.len(), "heldout_archs": result.ids.len(), "heldout_interrupted": result.interrupted,
         "best": {"text": best.text, "search_spearman": best.fitness.rho()},
         "heldout": rows,

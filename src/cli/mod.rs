@@ -6,8 +6,10 @@
 
 pub mod bench;
 pub mod evolve;
+pub mod speed;
 
 use crate::bench::Benchmark;
+use crate::device::DeviceKind;
 use crate::lang::{self, diagnostic, table, Severity};
 use crate::gather::{self, text::Corpus, GatherOptions};
 use crate::lang::Proxy;
@@ -121,6 +123,10 @@ pub struct ModelArgs {
     /// Which FlexiBERT networks to build.
     #[arg(long, value_enum, default_value_t = Fidelity::Trained)]
     pub fidelity: Fidelity,
+    /// Where the models run: flex (pure-Rust CPU, always built), tch / tch-cuda (libtorch; cargo
+    /// feature `tch`), cuda (burn's CUDA backend; cargo feature `cuda`).
+    #[arg(long, value_enum, default_value_t = DeviceKind::DEFAULT)]
+    pub device: DeviceKind,
 }
 
 /// Where gathered inputs are cached on disk (`rank`, `evolve`).
@@ -170,6 +176,7 @@ impl ModelArgs {
             seq_len: self.seq_len.unwrap_or(d.seq_len),
             seed: self.seed,
             fidelity: self.fidelity,
+            device: self.device,
         }
     }
 
@@ -324,6 +331,7 @@ pub fn main() -> ExitCode {
         Command::Repl(args) => repl(args),
         Command::Bench(args) => match &args.command {
             bench::BenchCommand::Build(b) => edge(bench::build_cmd(b)),
+            bench::BenchCommand::Speed(s) => edge(speed::speed_cmd(s)),
         },
     }
 }
@@ -664,7 +672,7 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("{} has no architecture `{}` (ids are {}…)", args.bench.display(), args.arch, bench.ids().into_iter().take(3).collect::<Vec<_>>().join(", ")))?;
     let opts = resolved.options(&args.model, bench.family());
     let corpus = resolved.corpus(&args.model)?;
-    let device = burn::tensor::Device::flex();
+    let device = opts.device.open()?;
     let gathered = gather::gather(arch, &corpus, &opts, &device)?;
     let mut interp = crate::eval::Interpreter::new(&gathered.inputs);
     let mut results = vec![];
@@ -740,7 +748,7 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
         "ranking {} architectures of {} with {} proxies (batch {} × {}, seed {}, corpus {}); Ctrl-C stops and reports what is done",
         selected.len(), args.bench.display(), proxies.len(), opts.batch, opts.seq_len, opts.seed, corpus.source
     );
-    let device = burn::tensor::Device::flex();
+    let device = opts.device.open()?;
     let cache = args.cache.open(bench.family(), &opts, &corpus);
     let result = crate::rank::rank(&bench, &proxies, &selected, &corpus, &opts, &device, cache.as_ref(), &stop, |_, id| {
         bar.set_message(id.to_owned());

@@ -51,6 +51,7 @@ struct Key<'a> {
     seq_len: usize,
     seed: u64,
     corpus_fnv64: String,
+    device: crate::device::DeviceKind,
     lpzero: &'static str,
 }
 
@@ -81,6 +82,7 @@ impl Cache {
             seq_len: opts.seq_len,
             seed: opts.seed,
             corpus_fnv64: format!("{:016x}", corpus.hash),
+            device: opts.device,
             lpzero: env!("CARGO_PKG_VERSION"),
         };
         let json = serde_json::to_string_pretty(&key).expect("the key serialises");
@@ -141,7 +143,7 @@ impl Cache {
         if f.read(&mut [0u8; 1]).ok()? != 0 {
             return None;
         }
-        Some(Gathered { inputs, loss: header.loss, params: header.params, seconds: 0.0 })
+        Some(Gathered { inputs, loss: header.loss, params: header.params, seconds: 0.0, phases: super::GatherPhases::default() })
     }
 
     /// Writes an architecture's inputs unless the budget is spent; returns whether it wrote.

@@ -41,9 +41,11 @@
 //! so gathering is deterministic.
 
 pub mod cache;
+pub mod parallel;
 pub mod synthetic;
 pub mod text;
 
+use crate::device::DeviceKind;
 use crate::eval::{InputError, ProxyInputs, TensorEntry};
 use crate::lang::table::InputId;
 use crate::models::nn::Recorder;
@@ -64,6 +66,9 @@ pub struct GatherOptions {
     pub seed: u64,
     /// Which FlexiBERT networks.
     pub fidelity: Fidelity,
+    /// The device the models run on (the `&Device` given to [`gather`] is this one, opened);
+    /// part of the cache key, since backends round differently.
+    pub device: DeviceKind,
 }
 
 impl GatherOptions {
@@ -74,7 +79,7 @@ impl GatherOptions {
             crate::bench::Family::Flexibert => (8, 128),
             crate::bench::Family::Gpt2 => (4, 128),
         };
-        GatherOptions { batch, seq_len, seed: 0, fidelity: Fidelity::Trained }
+        GatherOptions { batch, seq_len, seed: 0, fidelity: Fidelity::Trained, device: DeviceKind::DEFAULT }
     }
 }
 
@@ -105,6 +110,36 @@ pub struct Gathered {
     pub params: usize,
     /// Seconds spent.
     pub seconds: f64,
+    /// Where the seconds went.
+    pub phases: GatherPhases,
+}
+
+/// Seconds per phase of one gather (the speed benchmark reports them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GatherPhases {
+    /// Drawing the parameters and moving them to the device.
+    pub init: f64,
+    /// The minibatch and the forward pass to the loss.
+    pub forward: f64,
+    /// The backward pass.
+    pub backward: f64,
+    /// Copying values and gradients to the host as proxy inputs.
+    pub extract: f64,
+}
+
+impl GatherPhases {
+    /// Adds another gather's phases.
+    pub fn add(&mut self, other: &GatherPhases) {
+        self.init += other.init;
+        self.forward += other.forward;
+        self.backward += other.backward;
+        self.extract += other.extract;
+    }
+
+    /// Every phase divided by `k`.
+    pub fn scaled(&self, k: f64) -> GatherPhases {
+        GatherPhases { init: self.init / k, forward: self.forward / k, backward: self.backward / k, extract: self.extract / k }
+    }
 }
 
 /// The parameter seed of one architecture: the run's seed mixed with the architecture id.
@@ -137,6 +172,8 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
     let specs = models::spec(arch, opts.fidelity)?;
     let ad = device.clone().autodiff();
     let store = ParamStore::build(&specs, arch_seed(opts.seed, &arch.id()), &ad);
+    let mut phases = GatherPhases { init: start.elapsed().as_secs_f64(), ..GatherPhases::default() };
+    let mut lap = Instant::now();
     let mut rec = Recorder::on();
     let loss = match arch {
         ArchRef::Flexi(a) => {
@@ -160,8 +197,12 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
             gpt2::forward(&store, a, &batch, &mut rec)
         }
     };
-    let grads = loss.backward();
     let loss_value = loss.clone().inner().into_scalar::<f64>();
+    phases.forward = lap.elapsed().as_secs_f64();
+    lap = Instant::now();
+    let grads = loss.backward();
+    phases.backward = lap.elapsed().as_secs_f64();
+    lap = Instant::now();
     let inner = device.clone();
     let mut inputs = ProxyInputs::new(inner);
     let (mut w, mut g) = (vec![], vec![]);
@@ -196,5 +237,6 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
         .collect();
     let numel = params.iter().map(TensorEntry::numel).sum();
     inputs.insert(InputId::P, params)?;
-    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64() })
+    phases.extract = lap.elapsed().as_secs_f64();
+    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases })
 }

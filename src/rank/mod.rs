@@ -11,7 +11,7 @@ use crate::models::{self, Fidelity, ModelError};
 use crate::stats::{correlate, Correlation};
 use burn::tensor::Device;
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// An architecture-only predictor, always reported beside a proxy.
@@ -128,29 +128,37 @@ pub fn rank(
     let mut reasons = vec![vec![]; proxies.len()];
     let mut seconds = vec![0.0; proxies.len()];
     let mut gather_seconds = 0.0;
-    let mut interrupted = false;
     let mut cached = 0;
-    for (done, &i) in selected.iter().enumerate() {
-        if stop.load(Ordering::SeqCst) {
-            interrupted = true;
-            break;
-        }
-        let arch = archs[i];
-        let (g, hit) = gather::cache::gather_cached(arch, corpus, opts, device, cache)?;
-        cached += hit as usize;
-        gather_seconds += g.seconds;
+    // Gather and score one architecture (on a worker thread when several run at once).
+    let work = |k: usize| -> Result<(f64, bool, Vec<(Result<f64, crate::eval::Invalid>, f64)>), GatherError> {
+        let (g, hit) = gather::cache::gather_cached(archs[selected[k]], corpus, opts, device, cache)?;
         let mut interp = Interpreter::new(&g.inputs);
-        for (k, p) in proxies.iter().enumerate() {
-            let t = Instant::now();
-            let r = interp.score(&p.typed);
-            seconds[k] += t.elapsed().as_secs_f64();
+        let results = proxies
+            .iter()
+            .map(|p| {
+                let t = Instant::now();
+                let r = interp.score(&p.typed);
+                (r, t.elapsed().as_secs_f64())
+            })
+            .collect();
+        Ok((g.seconds, hit, results))
+    };
+    let done = gather::parallel::ordered(selected.len(), opts.device.gather_jobs(), stop, work, |done, r| {
+        let (g_seconds, hit, results) = r?;
+        let i = selected[done];
+        cached += hit as usize;
+        gather_seconds += g_seconds;
+        for (k, (r, s)) in results.into_iter().enumerate() {
+            seconds[k] += s;
             reasons[k].push(r.as_ref().err().map(|e| e.reason.clone()));
             scores[k].push(r.ok());
         }
-        ids.push(arch.id());
+        ids.push(archs[i].id());
         truth.push(truth_all[i]);
-        progress(done + 1, &arch.id());
-    }
+        progress(done + 1, &archs[i].id());
+        Ok::<(), GatherError>(())
+    })?;
+    let interrupted = done < selected.len();
     let proxies = proxies
         .iter()
         .enumerate()

@@ -66,19 +66,24 @@ impl Loaded {
         let options = (settings.options)(bench.family());
         let selected = crate::rank::select(bench.len(), archs, settings.seed);
         let cache = (settings.cache)(bench.family(), &options, &settings.corpus);
-        let device = burn::tensor::Device::flex();
+        let device = options.device.open()?;
         let all = crate::models::archs(&bench);
         let quality = bench.quality();
         let (mut ids, mut truth, mut inputs, mut gather_seconds, mut cached) = (vec![], vec![], vec![], 0.0, 0);
-        for (done, &i) in selected.iter().enumerate() {
-            let (g, hit) = crate::gather::cache::gather_cached(all[i], &settings.corpus, &options, &device, cache.as_ref())?;
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let (corpus, cache, opts) = (&settings.corpus, cache.as_ref(), &options);
+        let work = |k: usize| crate::gather::cache::gather_cached(all[selected[k]], corpus, opts, &device, cache);
+        crate::gather::parallel::ordered(selected.len(), options.device.gather_jobs(), &never, work, |done, r| {
+            let (g, hit) = r?;
+            let i = selected[done];
             gather_seconds += g.seconds;
             cached += hit as usize;
             inputs.push(g.inputs);
             ids.push(all[i].id());
             truth.push(quality[i]);
             progress(done + 1, selected.len(), &all[i].id());
-        }
+            Ok::<(), crate::gather::GatherError>(())
+        })?;
         let baselines = crate::rank::baselines(&bench, options.fidelity)?
             .into_iter()
             .map(|b| {

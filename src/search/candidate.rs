@@ -130,6 +130,9 @@ impl<'de> Deserialize<'de> for Candidate {
     }
 }
 
+/// The inputs the paper's search reads: `A H S W G J`.
+pub const PAPER_INPUTS: [InputId; 6] = [InputId::A, InputId::H, InputId::S, InputId::W, InputId::G, InputId::J];
+
 /// The paper's twenty unary ops (Table 7), in the reference's index order.
 pub fn paper_unary_ops() -> Vec<OpId> {
     table::OPS.iter().filter(|o| o.search).map(|o| o.id).collect()

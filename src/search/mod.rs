@@ -351,18 +351,25 @@ pub fn gather_set(
 ) -> Result<Option<(Vec<crate::eval::ProxyInputs>, Vec<String>, Vec<f64>, f64)>, crate::gather::GatherError> {
     let archs = crate::models::archs(bench);
     let truth_all = bench.quality();
-    let (mut inputs, mut ids, mut truth, mut seconds) = (vec![], vec![], vec![], 0.0);
-    for (done, &i) in selected.iter().enumerate() {
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(None);
-        }
-        let (mut g, _) = crate::gather::cache::gather_cached(archs[i], corpus, opts, device, cache)?;
-        g.inputs.retain(keep);
-        seconds += g.seconds;
+    let start = std::time::Instant::now();
+    let (mut inputs, mut ids, mut truth) = (vec![], vec![], vec![]);
+    let work = |k: usize| {
+        crate::gather::cache::gather_cached(archs[selected[k]], corpus, opts, device, cache).map(|(mut g, _)| {
+            g.inputs.retain(keep);
+            g
+        })
+    };
+    let done = crate::gather::parallel::ordered(selected.len(), opts.device.gather_jobs(), stop, work, |k, g| {
+        let g = g?;
+        let i = selected[k];
         inputs.push(g.inputs);
         ids.push(archs[i].id());
         truth.push(truth_all[i]);
-        progress(done + 1, &archs[i].id());
+        progress(k + 1, &archs[i].id());
+        Ok::<(), crate::gather::GatherError>(())
+    })?;
+    if done < selected.len() {
+        return Ok(None);
     }
-    Ok(Some((inputs, ids, truth, seconds)))
+    Ok(Some((inputs, ids, truth, start.elapsed().as_secs_f64())))
 }

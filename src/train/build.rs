@@ -36,6 +36,7 @@ use crate::models::gpt2::{self, LmBatch};
 use crate::models::nn::Recorder;
 use crate::models::params::ParamStore;
 use crate::models::{self, ArchRef, Fidelity};
+use crate::device::DeviceKind;
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -203,6 +204,20 @@ pub struct BuildConfig {
     pub optim: OptimConfig,
     /// The text.
     pub corpus: CorpusSpec,
+    /// Where the architectures are trained (not written when `flex`, so the manifests and the
+    /// built-in benchmarks' folder names from before devices existed stay valid).
+    #[serde(default = "crate::train::build::flex", skip_serializing_if = "crate::train::build::is_flex")]
+    pub device: DeviceKind,
+}
+
+/// `flex`, the default device of a manifest.
+pub fn flex() -> DeviceKind {
+    DeviceKind::Flex
+}
+
+/// Whether a device is `flex` (left out of manifests).
+pub fn is_flex(d: &DeviceKind) -> bool {
+    *d == DeviceKind::Flex
 }
 
 /// The manifest written as `bench.yaml`.
@@ -627,6 +642,9 @@ fn check_manifest(dir: &Path, cfg: &BuildConfig) -> Result<(), BuildError> {
     }
     if o.corpus != cfg.corpus {
         return mismatch("the corpus");
+    }
+    if o.device != cfg.device {
+        return mismatch(&format!("device {} vs {}", o.device, cfg.device));
     }
     Ok(())
 }

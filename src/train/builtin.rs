@@ -31,6 +31,8 @@ pub fn tiny_config() -> BuildConfig {
         valid_sequences: 512,
         optim: OptimConfig { lr: 6e-3, warmup: TINY_STEPS / 10, ..OptimConfig::default() },
         corpus: CorpusSpec::Grammar { train_seed: 1, valid_seed: 2, proxy_seed: 3, train_tokens: 200_000, valid_tokens: 17_000 },
+        // Built on flex whatever device the proxies use, so its ground truth is one thing.
+        device: crate::device::DeviceKind::Flex,
     }
 }
 

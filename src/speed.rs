@@ -1,0 +1,245 @@
+//! The speed benchmark (`lpzero bench speed`, `cargo bench --bench gather`): how long the
+//! pipeline's two costly steps take on one device, on real benchmark architectures.
+//!
+//! For each family (FlexiBERT, GPT-2) and minibatch size (the defaults and, when asked, the
+//! paper's), a seeded sample of the published benchmark's architectures is gathered on the
+//! device (seconds per architecture, split into its phases), the whole stdlib is scored on each
+//! (seconds per architecture), and a fixed set of random valid template candidates, the kind
+//! `evolve` evaluates, is scored on the gathered set as the search does (evaluations per
+//! second, one evaluation = one candidate on one architecture). Proxy evaluation runs on the
+//! host whatever the device (`crate::eval`); only the gather depends on it.
+
+use crate::bench::{Benchmark, Family};
+use crate::device::DeviceKind;
+use crate::eval::{Interpreter, ProxyInputs};
+use crate::gather::text::Corpus;
+use crate::gather::{gather, GatherOptions, GatherPhases};
+use crate::lang::stdlib;
+use crate::models;
+use crate::search::candidate::{paper_unary_ops, SearchSpace, ShapeKind};
+use crate::search::fitness::SearchSet;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct SpeedConfig {
+    /// Architectures per family (a seeded sample of the benchmark).
+    pub archs: usize,
+    /// Also measure the paper's minibatch sizes (FlexiBERT 128 × 512, GPT-2 16 × 192).
+    pub paper: bool,
+    /// Random template candidates scored for the evaluation rate.
+    pub candidates: usize,
+    /// Which families (`None`: both).
+    pub family: Option<Family>,
+}
+
+/// One family at one minibatch size on one device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SpeedRow {
+    /// `flexibert` or `gpt2`.
+    pub family: String,
+    /// Sequences per minibatch.
+    pub batch: usize,
+    /// Tokens per sequence.
+    pub seq_len: usize,
+    /// Architectures measured.
+    pub archs: usize,
+    /// Mean parameters of those architectures.
+    pub mean_params: f64,
+    /// Gather, seconds per architecture.
+    pub gather_seconds_per_arch: f64,
+    /// The gather's phases, seconds per architecture.
+    pub gather_phases: GatherPhases,
+    /// Architectures gathered at once by `rank`, `evolve` and `repl` on this device
+    /// ([`DeviceKind::gather_jobs`]).
+    pub gather_jobs: usize,
+    /// Wall seconds per architecture when gathering that many at once (the throughput those
+    /// commands see; equal to a sequential gather when `gather_jobs` is 1).
+    pub gather_wall_seconds_per_arch: f64,
+    /// Scoring every stdlib proxy, seconds per architecture.
+    pub stdlib_seconds_per_arch: f64,
+    /// Candidate × architecture evaluations per second on the gathered (in-memory) inputs.
+    pub evaluations_per_second: f64,
+    /// Bytes of gathered inputs per architecture.
+    pub input_bytes_per_arch: f64,
+    /// Mean loss of the gathers (a check that devices computed the same thing).
+    pub mean_loss: f64,
+}
+
+/// One device's measurements.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeviceReport {
+    /// The device.
+    pub device: DeviceKind,
+    /// Threads available to the process.
+    pub threads: usize,
+    /// The minibatch text.
+    pub corpus: String,
+    /// One row per family and size.
+    pub rows: Vec<SpeedRow>,
+    /// Peak resident memory of the process (Linux), MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The process's peak resident memory in MiB (Linux `/proc/self/status`, `VmHWM`).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The paper's minibatch for a family (sequences, tokens).
+pub fn paper_size(family: Family) -> (usize, usize) {
+    match family {
+        Family::Flexibert => (128, 512),
+        Family::Gpt2 => (16, 192),
+    }
+}
+
+/// Measures one device on the shared benchmarks under `data` (the `../shared/data` layout).
+/// `progress` receives a line per finished step.
+pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress: impl FnMut(&str)) -> anyhow::Result<DeviceReport> {
+    let burn_device = device.open()?;
+    let corpus_path = data.join("corpus/wikitext-2-valid.txt");
+    let corpus = match std::fs::read_to_string(&corpus_path) {
+        Ok(t) => Corpus::new(t, corpus_path.display().to_string()),
+        Err(_) => Corpus::builtin(),
+    };
+    let defs = stdlib::definitions();
+    let mut rows = vec![];
+    let families = [(Family::Flexibert, "benchmarks/flexibert/BERT_benchmark.json"), (Family::Gpt2, "benchmarks/gpt2-wt103")];
+    for (family, rel) in families.into_iter().filter(|(f, _)| cfg.family.is_none_or(|want| want == *f)) {
+        let bench = Benchmark::load(&data.join(rel))?;
+        let all = models::archs(&bench);
+        let picked = crate::rank::select(all.len(), Some(cfg.archs), 0);
+        let mut sizes = vec![GatherOptions { device, ..GatherOptions::defaults(family) }];
+        if cfg.paper {
+            let (batch, seq_len) = paper_size(family);
+            sizes.push(GatherOptions { batch, seq_len, ..sizes[0].clone() });
+        }
+        let name = match family {
+            Family::Flexibert => "flexibert",
+            Family::Gpt2 => "gpt2",
+        };
+        for opts in sizes {
+            let (mut gather_s, mut stdlib_s, mut loss, mut params, mut bytes) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            let mut phases = GatherPhases::default();
+            let mut inputs: Vec<ProxyInputs> = vec![];
+            for &i in &picked {
+                let g = gather(all[i], &corpus, &opts, &burn_device)?;
+                gather_s += g.seconds;
+                phases.add(&g.phases);
+                loss += g.loss;
+                params += g.params as f64;
+                bytes += (g.inputs.numel() * 4) as f64;
+                let t = Instant::now();
+                let mut interp = Interpreter::new(&g.inputs);
+                for d in &defs {
+                    let _ = interp.score(&d.typed);
+                }
+                stdlib_s += t.elapsed().as_secs_f64();
+                progress(&format!("{device} {name} {}×{} {}: gather {:.2} s", opts.batch, opts.seq_len, all[i].id(), g.seconds));
+                inputs.push(g.inputs);
+            }
+            let k = picked.len().max(1) as f64;
+            let jobs = device.gather_jobs();
+            let wall = if jobs > 1 {
+                let never = std::sync::atomic::AtomicBool::new(false);
+                let t = Instant::now();
+                crate::gather::parallel::ordered(picked.len(), jobs, &never, |j| gather(all[picked[j]], &corpus, &opts, &burn_device).map(|_| ()), |_, r| r)?;
+                progress(&format!("{device} {name} {}×{}: {} architectures, {jobs} at a time, in {:.2} s", opts.batch, opts.seq_len, picked.len(), t.elapsed().as_secs_f64()));
+                t.elapsed().as_secs_f64() / k
+            } else {
+                gather_s / k
+            };
+            let rate = evaluation_rate(&inputs, cfg.candidates);
+            rows.push(SpeedRow {
+                family: name.into(),
+                batch: opts.batch,
+                seq_len: opts.seq_len,
+                archs: picked.len(),
+                mean_params: params / k,
+                gather_seconds_per_arch: gather_s / k,
+                gather_phases: phases.scaled(k),
+                gather_jobs: jobs,
+                gather_wall_seconds_per_arch: wall,
+                stdlib_seconds_per_arch: stdlib_s / k,
+                evaluations_per_second: rate,
+                input_bytes_per_arch: bytes / k,
+                mean_loss: loss / k,
+            });
+        }
+    }
+    Ok(DeviceReport {
+        device,
+        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        corpus: corpus.source.clone(),
+        rows,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// Candidate × architecture evaluations per second: `n` random valid template candidates (the
+/// paper's shape and inputs, seed 0) scored on every architecture through a [`SearchSet`], as
+/// `evolve` scores them.
+pub fn evaluation_rate(inputs: &[ProxyInputs], n: usize) -> f64 {
+    if inputs.is_empty() || n == 0 {
+        return 0.0;
+    }
+    let space = SearchSpace {
+        shape: ShapeKind::Template { n_unary: 2 },
+        inputs: crate::search::candidate::PAPER_INPUTS.to_vec(),
+        unary: paper_unary_ops(),
+        binary: crate::lang::syntax::BinOp::ALL.to_vec(),
+        rps: true,
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut typed = vec![];
+    while typed.len() < n {
+        if let Ok(e) = space.express(&space.random(&mut rng)) {
+            typed.push(e.typed);
+        }
+    }
+    let truth: Vec<f64> = (0..inputs.len()).map(|i| i as f64).collect();
+    let ids: Vec<String> = (0..inputs.len()).map(|i| i.to_string()).collect();
+    let mut set = SearchSet::new(inputs, ids, truth);
+    let t = Instant::now();
+    for c in &typed {
+        let _ = set.fitness(c);
+    }
+    (n * inputs.len()) as f64 / t.elapsed().as_secs_f64().max(1e-9)
+}
+
+/// The report as a table, one line per device, family and size.
+pub fn table(reports: &[DeviceReport]) -> String {
+    let mut out = format!(
+        "{:<9} {:<10} {:>9} {:>5} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>11} {:>9} {:>10} {:>9}\n",
+        "device", "family", "minibatch", "archs", "params M", "gather s", "init", "fwd", "bwd", "extract", "wall s (×j)", "stdlib s", "evals/s", "peak MiB"
+    );
+    for r in reports {
+        for row in &r.rows {
+            out.push_str(&format!(
+                "{:<9} {:<10} {:>9} {:>5} {:>9.1} {:>9.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>11} {:>9.3} {:>10.0} {:>9}\n",
+                r.device.name(),
+                row.family,
+                format!("{}×{}", row.batch, row.seq_len),
+                row.archs,
+                row.mean_params / 1e6,
+                row.gather_seconds_per_arch,
+                row.gather_phases.init,
+                row.gather_phases.forward,
+                row.gather_phases.backward,
+                row.gather_phases.extract,
+                format!("{:.3} (×{})", row.gather_wall_seconds_per_arch, row.gather_jobs),
+                row.stdlib_seconds_per_arch,
+                row.evaluations_per_second,
+                r.peak_rss_mib.map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into()),
+            ));
+        }
+    }
+    out
+}
