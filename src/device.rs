@@ -46,9 +46,10 @@ pub enum DeviceError {
 }
 
 impl DeviceKind {
-    /// The device used when none is asked for: the fastest CPU device on the 2-core machine the
-    /// project is measured on (docs/RESULTS.md, "Devices and speed").
-    pub const DEFAULT: DeviceKind = DeviceKind::Flex;
+    /// The device used when none is asked for: the fastest CPU device compiled in, as measured
+    /// on the project's 2-core machine (docs/RESULTS.md, "Devices and speed"): libtorch when the
+    /// binary has it (13% faster than flex on FlexiBERT, 29% on GPT-2), else flex.
+    pub const DEFAULT: DeviceKind = if cfg!(feature = "tch") { DeviceKind::Tch } else { DeviceKind::Flex };
 
     /// Every device, compiled in or not.
     pub const ALL: [DeviceKind; 4] = [DeviceKind::Flex, DeviceKind::Tch, DeviceKind::TchCuda, DeviceKind::Cuda];
@@ -81,16 +82,18 @@ impl DeviceKind {
         }
     }
 
-    /// Architectures to gather at once on this device. `flex` runs every op on the calling
-    /// thread, so one architecture per core keeps the cores busy; libtorch and GPUs parallelise
-    /// inside each op, so one at a time. `LPZERO_GATHER_JOBS` overrides it.
+    /// Architectures to gather at once on this device. On the CPU devices every op runs on one
+    /// thread (`flex` always; libtorch is set to one intra-op thread when opened), so one
+    /// architecture per core keeps the cores busy: measured, that beats one architecture at a
+    /// time with libtorch's threads inside each op (docs/RESULTS.md). GPUs take one at a time.
+    /// `LPZERO_GATHER_JOBS` overrides it.
     pub fn gather_jobs(self) -> usize {
         if let Some(n) = std::env::var("LPZERO_GATHER_JOBS").ok().and_then(|v| v.parse::<usize>().ok()) {
             return n.max(1);
         }
         match self {
-            DeviceKind::Flex => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            _ => 1,
+            DeviceKind::Flex | DeviceKind::Tch => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            DeviceKind::TchCuda | DeviceKind::Cuda => 1,
         }
     }
 
@@ -108,7 +111,13 @@ impl DeviceKind {
             DeviceKind::Flex => Ok(Device::flex()),
             #[cfg(feature = "tch")]
             #[allow(deprecated)] // burn-tch is deprecated upstream; it is still the libtorch path.
-            DeviceKind::Tch => Ok(Device::libtorch()),
+            DeviceKind::Tch => {
+                // One intra-op thread: lpzero runs one architecture per core instead
+                // (`gather_jobs`, `bench build --jobs`). `LPZERO_TCH_THREADS` overrides it.
+                let threads = std::env::var("LPZERO_TCH_THREADS").ok().and_then(|v| v.parse::<i32>().ok()).unwrap_or(1);
+                tch::set_num_threads(threads.max(1));
+                Ok(Device::libtorch())
+            }
             #[cfg(feature = "tch")]
             #[allow(deprecated)]
             DeviceKind::TchCuda => {

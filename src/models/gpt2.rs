@@ -6,7 +6,7 @@
 use super::nn::{self, AttnMask, Recorder};
 use super::params::{Init, ParamSpec, ParamStore};
 use crate::bench::Gpt2Arch;
-use burn::tensor::{activation, Int, Tensor, TensorData};
+use burn::tensor::{activation, IndexingUpdateOp, Int, Tensor, TensorData};
 
 /// LayerNorm epsilon.
 pub const LN_EPS: f64 = 1e-5;
@@ -232,22 +232,32 @@ pub fn adaptive_nll(p: &ParamStore, arch: &Gpt2Arch, hidden: Tensor<2>, targets:
     let head_logp = activation::log_softmax(project(0).matmul(head_w.transpose()) + head_b.reshape([1, c1 + tails]), 1);
     let pick = |logp: Tensor<2>, idx: Vec<i64>| logp.gather(1, Tensor::<2, Int>::from_data(TensorData::new(idx, [n, 1]), &device)).reshape([n]);
     let cluster_of = |id: u32| (0..layout.clusters()).find(|&i| (id as usize) < layout.ends[i + 1]).unwrap_or(0);
-    let in_cluster = |i: usize| -> Tensor<1> {
-        let v: Vec<f32> = targets.iter().map(|&id| if cluster_of(id) == i { 1.0 } else { 0.0 }).collect();
-        Tensor::<1>::from_data(TensorData::new(v, [n]), &device)
-    };
     // Head-cluster tokens: −log p_head[id]; tail tokens: −(log p_head[cluster slot] + log p_tail[local id]).
     let head_idx = targets.iter().map(|&id| match cluster_of(id) {
         0 => id as i64,
         i => (c1 + i - 1) as i64,
     });
     let mut logp = pick(head_logp, head_idx.collect());
+    // Each tail is evaluated only on the tokens whose target lies in it (as the reference's
+    // adaptive softmax does): the other rows would be multiplied by zero.
     for i in 1..layout.clusters() {
-        let tail_logits = project(i).matmul(out_table(p, arch, &layout, i).transpose()) + bias(i).reshape([1, layout.size(i)]);
+        let rows: Vec<i64> = (0..n).filter(|&r| cluster_of(targets[r]) == i).map(|r| r as i64).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let m = rows.len();
+        let lo = layout.ends[i];
+        let local: Vec<i64> = rows.iter().map(|&r| targets[r as usize] as i64 - lo as i64).collect();
+        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [m]), &device);
+        let h = hidden.clone().select(0, rows.clone());
+        let h = match out_proj(p, arch, i) {
+            Some(pr) => h.matmul(pr),
+            None => h,
+        };
+        let tail_logits = h.matmul(out_table(p, arch, &layout, i).transpose()) + bias(i).reshape([1, layout.size(i)]);
         let tail_logp = activation::log_softmax(tail_logits, 1);
-        let (lo, hi) = (layout.ends[i], layout.ends[i + 1]);
-        let local: Vec<i64> = targets.iter().map(|&id| (id as usize).clamp(lo, hi - 1) as i64 - lo as i64).collect();
-        logp = logp + pick(tail_logp, local) * in_cluster(i);
+        let picked = tail_logp.gather(1, Tensor::<2, Int>::from_data(TensorData::new(local, [m, 1]), &device)).reshape([m]);
+        logp = logp.select_assign(0, rows, picked, IndexingUpdateOp::Add);
     }
     logp.neg()
 }
