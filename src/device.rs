@@ -127,10 +127,10 @@ impl DeviceKind {
                         reason: "libtorch sees no CUDA GPU (is the PyTorch wheel a CUDA build, and is a driver installed?)".into(),
                     });
                 }
-                Ok(Device::libtorch_cuda(0))
+                Ok(Device::libtorch_cuda(0usize))
             }
             #[cfg(feature = "cuda")]
-            DeviceKind::Cuda => Ok(Device::cuda(0)),
+            DeviceKind::Cuda => Ok(Device::cuda(0usize)),
             #[allow(unreachable_patterns)]
             _ => Err(not_compiled()),
         }
