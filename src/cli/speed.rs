@@ -111,6 +111,13 @@ fn run_child(device: DeviceKind, args: &SpeedArgs, data: &std::path::Path) -> an
     }
     let out = cmd.stderr(std::process::Stdio::inherit()).output().context("cannot start the measuring process")?;
     if !out.status.success() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            if out.status.signal() == Some(9) {
+                anyhow::bail!("measuring device {device} failed: the process was killed (SIGKILL), which usually means the machine ran out of memory; try fewer --archs or without --paper");
+            }
+        }
         anyhow::bail!("measuring device {device} failed ({})", out.status);
     }
     let text = String::from_utf8_lossy(&out.stdout);
