@@ -354,6 +354,47 @@ fn a_second_rank_reads_the_gathered_inputs_from_the_cache() {
 }
 
 #[test]
+fn the_cache_budget_bounds_every_key_together() {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("budget-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let run = |seed: &str, budget_gib: f64| {
+        let budget = budget_gib.to_string();
+        let out = lpzero(&[
+            "rank", "--bench", "tests/fixtures/bench/flexibert.json", "--batch", "2", "--seq-len", "16", "--seed", seed, "--format", "json",
+            "--cache", cache.to_str().unwrap(), "--cache-budget", &budget, "-e", "sum(fro(G))",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let files = |seed: &str| -> Vec<u64> {
+        let mut sizes = vec![];
+        for dir in std::fs::read_dir(&cache).unwrap() {
+            let dir = dir.unwrap().path();
+            if std::fs::read_to_string(dir.join("key.json")).unwrap().contains(&format!("\"seed\": {seed}")) {
+                for f in std::fs::read_dir(&dir).unwrap() {
+                    let f = f.unwrap();
+                    if !f.file_name().to_string_lossy().ends_with(".json") {
+                        sizes.push(f.metadata().unwrap().len());
+                    }
+                }
+            }
+        }
+        sizes
+    };
+    run("5", 20.0);
+    let first = files("5");
+    assert_eq!(first.len(), 2, "both architectures written under the first key");
+    // A budget that the first key fills, less than half an architecture to spare: a second key
+    // (another seed) writes nothing, though its own folder is empty.
+    let total: u64 = first.iter().sum();
+    let budget = (total + first.iter().min().unwrap() / 2) as f64 / (1u64 << 30) as f64;
+    run("6", budget);
+    assert_eq!(files("6"), Vec::<u64>::new(), "nothing written past the budget, and no temporary file left");
+    // With room for it, the second key is written.
+    run("6", 20.0);
+    assert_eq!(files("6").len(), 2);
+}
+
+#[test]
 fn devices_not_compiled_in_are_clear_errors_and_compiled_ones_agree_with_flex() {
     let args = |device: &'static str| {
         vec![

@@ -138,7 +138,7 @@ pub struct CacheArgs {
     /// Neither read nor write the cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Stop writing new architectures once this key's cache holds this many GiB.
+    /// Stop writing new architectures once the cache (every key under its folder together) holds this many GiB.
     #[arg(long, value_name = "GIB", default_value_t = 20.0)]
     pub cache_budget: f64,
 }

@@ -13,8 +13,10 @@
 //! written to a temporary name and renamed, so an interrupted write leaves no partial file.
 //!
 //! Bounds: memory holds one architecture at a time (the reader builds one [`ProxyInputs`]);
-//! disk is capped by a byte budget: once the key's directory holds more than the budget, new
-//! architectures are gathered but not written (nothing is evicted). A file that cannot be read
+//! disk is capped by a byte budget over the whole cache root, every key together (one budget
+//! per key let a few seeds fill a disk): once the root holds more than the budget, new
+//! architectures are gathered but not written (nothing is evicted). A write that fails (a full
+//! disk) removes its temporary file and is not an error: the inputs are in hand. A file that cannot be read
 //! back (truncated, corrupt, another format) is ignored and the architecture is gathered again.
 
 use super::{GatherOptions, Gathered};
@@ -30,6 +32,7 @@ const MAGIC: &[u8] = b"LPZIN1\n";
 /// Where cached inputs live and how much disk they may take.
 #[derive(Clone, Debug)]
 pub struct Cache {
+    root: PathBuf,
     dir: PathBuf,
     budget_bytes: u64,
 }
@@ -68,8 +71,8 @@ pub fn default_root() -> Option<PathBuf> {
 }
 
 impl Cache {
-    /// The cache for one family, fidelity, minibatch and corpus under `root`, holding at most
-    /// `budget_bytes`.
+    /// The cache for one family, fidelity, minibatch and corpus under `root`; it writes only while
+    /// everything under `root` (all keys) holds at most `budget_bytes`.
     pub fn open(root: &Path, family: crate::bench::Family, opts: &GatherOptions, corpus: &super::text::Corpus, budget_bytes: u64) -> std::io::Result<Cache> {
         let family = match family {
             crate::bench::Family::Flexibert => "flexibert",
@@ -92,7 +95,7 @@ impl Cache {
         if !key_file.exists() {
             std::fs::write(&key_file, json)?;
         }
-        Ok(Cache { dir, budget_bytes })
+        Ok(Cache { root: root.to_path_buf(), dir, budget_bytes })
     }
 
     /// The directory of this key.
@@ -107,8 +110,13 @@ impl Cache {
 
     /// Bytes used by this key's files.
     pub fn used_bytes(&self) -> u64 {
-        std::fs::read_dir(&self.dir)
-            .map(|d| d.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        dir_bytes(&self.dir)
+    }
+
+    /// Bytes used by every key under the cache root: what the budget bounds.
+    pub fn root_used_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.root)
+            .map(|d| d.filter_map(Result::ok).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| dir_bytes(&e.path())).sum())
             .unwrap_or(0)
     }
 
@@ -149,7 +157,7 @@ impl Cache {
     /// Writes an architecture's inputs unless the budget is spent; returns whether it wrote.
     pub fn store(&self, id: &str, g: &Gathered) -> std::io::Result<bool> {
         let size = g.inputs.numel() as u64 * 4;
-        if self.used_bytes() + size > self.budget_bytes {
+        if self.root_used_bytes() + size > self.budget_bytes {
             return Ok(false);
         }
         let present: Vec<InputId> = g.inputs.present().collect();
@@ -165,23 +173,33 @@ impl Cache {
         let header = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
         let path = self.path(id);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            f.write_all(MAGIC)?;
-            f.write_all(&(header.len() as u32).to_le_bytes())?;
-            f.write_all(&header)?;
-            for &i in &present {
-                for e in g.inputs.get(i).unwrap_or_default() {
-                    for v in e.data.iter() {
-                        f.write_all(&v.to_le_bytes())?;
-                    }
-                }
-            }
-            f.flush()?;
+        let written = write_file(&tmp, &header, &present, g).and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        std::fs::rename(&tmp, &path)?;
-        Ok(true)
+        written.map(|()| true)
     }
+}
+
+/// Bytes held by the files directly in `dir` (0 when it cannot be read).
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map(|d| d.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
+}
+
+/// Writes one architecture's file (see the module docs for the format).
+fn write_file(tmp: &Path, header: &[u8], present: &[InputId], g: &Gathered) -> std::io::Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(tmp)?);
+    f.write_all(MAGIC)?;
+    f.write_all(&(header.len() as u32).to_le_bytes())?;
+    f.write_all(header)?;
+    for &i in present {
+        for e in g.inputs.get(i).unwrap_or_default() {
+            for v in e.data.iter() {
+                f.write_all(&v.to_le_bytes())?;
+            }
+        }
+    }
+    f.flush()
 }
 
 /// The name of an architecture's file: its id and a hash of its whole definition.
