@@ -282,7 +282,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         bar.inc(1);
     })?;
     bar.finish_and_clear();
-    let Some((inputs, ids, truth, gather_seconds)) = gathered else {
+    let Some(search::GatheredSet { inputs, ids, truth, seconds: gather_seconds }) = gathered else {
         eprintln!("interrupted while gathering the search set; nothing to resume yet");
         return Ok(());
     };

@@ -130,7 +130,10 @@ pub fn rank(
     let mut gather_seconds = 0.0;
     let mut cached = 0;
     // Gather and score one architecture (on a worker thread when several run at once).
-    let work = |k: usize| -> Result<(f64, bool, Vec<(Result<f64, crate::eval::Invalid>, f64)>), GatherError> {
+    // Per architecture: gather seconds, whether it came from the cache, and per proxy its score
+    // (or why it has none) with the seconds it took.
+    type Scored = (f64, bool, Vec<(Result<f64, crate::eval::Invalid>, f64)>);
+    let work = |k: usize| -> Result<Scored, GatherError> {
         let (g, hit) = gather::cache::gather_cached(archs[selected[k]], corpus, opts, device, cache)?;
         let mut interp = Interpreter::new(&g.inputs);
         let results = proxies

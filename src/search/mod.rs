@@ -335,8 +335,20 @@ pub fn peak_memory_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// The gathered search set, architecture by architecture in the order asked for.
+pub struct GatheredSet {
+    /// Each architecture's inputs (only those the search reads).
+    pub inputs: Vec<crate::eval::ProxyInputs>,
+    /// Each architecture's id.
+    pub ids: Vec<String>,
+    /// Each architecture's ground truth (higher is better).
+    pub truth: Vec<f64>,
+    /// Seconds spent gathering (or reading from the cache).
+    pub seconds: f64,
+}
+
 /// The search set's inputs: each architecture gathered once (or read from `cache`), only the
-/// inputs the search reads kept. Returns the inputs, ids, ground truth and gathering seconds; `None` when `stop` was set.
+/// inputs the search reads kept; `None` when `stop` was set.
 #[allow(clippy::too_many_arguments)]
 pub fn gather_set(
     bench: &crate::bench::Benchmark,
@@ -348,7 +360,7 @@ pub fn gather_set(
     cache: Option<&crate::gather::cache::Cache>,
     stop: &std::sync::atomic::AtomicBool,
     mut progress: impl FnMut(usize, &str),
-) -> Result<Option<(Vec<crate::eval::ProxyInputs>, Vec<String>, Vec<f64>, f64)>, crate::gather::GatherError> {
+) -> Result<Option<GatheredSet>, crate::gather::GatherError> {
     let archs = crate::models::archs(bench);
     let truth_all = bench.quality();
     let start = std::time::Instant::now();
@@ -371,5 +383,5 @@ pub fn gather_set(
     if done < selected.len() {
         return Ok(None);
     }
-    Ok(Some((inputs, ids, truth, start.elapsed().as_secs_f64())))
+    Ok(Some(GatheredSet { inputs, ids, truth, seconds: start.elapsed().as_secs_f64() }))
 }
