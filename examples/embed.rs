@@ -3,16 +3,13 @@
 //!
 //! Run with `cargo run --example embed`.
 
-use burn::tensor::Device;
 use lpzero::eval::{Interpreter, ProxyInputs, TensorEntry};
 use lpzero::lang::build::*;
 use lpzero::lang::{stdlib, table::InputId};
 
 fn main() -> anyhow::Result<()> {
-    let device = Device::flex();
-
     // Two linear layers, [out, in], and their gradients, as a model would give them.
-    let mut inputs = ProxyInputs::new(device.clone());
+    let mut inputs = ProxyInputs::new();
     let w0 = TensorEntry::from_f32(&[2, 3], &[0.2, -0.1, 0.4, 0.0, 0.3, -0.5])?;
     let w1 = TensorEntry::from_f32(&[1, 2], &[0.7, -0.2])?;
     let g0 = TensorEntry::from_f32(&[2, 3], &[0.01, 0.02, -0.03, 0.0, 0.05, 0.01])?;

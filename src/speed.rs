@@ -9,13 +9,13 @@
 //! second, one evaluation = one candidate on one architecture). Proxy evaluation runs on the
 //! host whatever the device (`crate::eval`); only the gather depends on it.
 
-use crate::bench::{Benchmark, Family};
+use crate::bench::Benchmark;
 use crate::device::DeviceKind;
 use crate::eval::{Interpreter, ProxyInputs};
+use crate::family::{FamilyRef, REGISTRY};
 use crate::gather::text::Corpus;
 use crate::gather::{gather, GatherOptions, GatherPhases};
 use crate::lang::stdlib;
-use crate::models;
 use crate::search::candidate::{paper_unary_ops, SearchSpace, ShapeKind};
 use crate::search::fitness::SearchSet;
 use rand::SeedableRng;
@@ -32,8 +32,30 @@ pub struct SpeedConfig {
     pub paper: bool,
     /// Random template candidates scored for the evaluation rate.
     pub candidates: usize,
-    /// Which families (`None`: both).
-    pub family: Option<Family>,
+    /// Which family (`None`: every family with a published benchmark).
+    pub family: Option<FamilyRef>,
+}
+
+/// Why a measurement failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeedError {
+    /// The device.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
+    /// A benchmark.
+    #[error(transparent)]
+    Bench(#[from] crate::bench::BenchError),
+    /// A gather.
+    #[error(transparent)]
+    Gather(#[from] crate::gather::GatherError),
+    /// The measuring child process.
+    #[error("measuring device {device} failed: {message}")]
+    Child {
+        /// The device.
+        device: DeviceKind,
+        /// What happened.
+        message: String,
+    },
 }
 
 /// One family at one minibatch size on one device.
@@ -92,17 +114,9 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// The paper's minibatch for a family (sequences, tokens).
-pub fn paper_size(family: Family) -> (usize, usize) {
-    match family {
-        Family::Flexibert => (128, 512),
-        Family::Gpt2 => (16, 192),
-    }
-}
-
 /// Measures one device on the shared benchmarks under `data` (the `../shared/data` layout).
 /// `progress` receives a line per finished step.
-pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress: impl FnMut(&str)) -> anyhow::Result<DeviceReport> {
+pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress: impl FnMut(&str)) -> Result<DeviceReport, SpeedError> {
     let burn_device = device.open()?;
     let corpus_path = data.join("corpus/wikitext-2-valid.txt");
     let corpus = match std::fs::read_to_string(&corpus_path) {
@@ -111,26 +125,28 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
     };
     let defs = stdlib::definitions();
     let mut rows = vec![];
-    let families = [(Family::Flexibert, "benchmarks/flexibert/BERT_benchmark.json"), (Family::Gpt2, "benchmarks/gpt2-wt103")];
-    for (family, rel) in families.into_iter().filter(|(f, _)| cfg.family.is_none_or(|want| want == *f)) {
-        let bench = Benchmark::load(&data.join(rel))?;
-        let all = models::archs(&bench);
-        let picked = crate::rank::select(all.len(), Some(cfg.archs), 0);
+    let families = REGISTRY.iter().filter_map(|f| f.shared_benchmark().map(|rel| (*f, rel)));
+    for (family, rel) in families.filter(|(f, _)| cfg.family.is_none_or(|want| want == *f)) {
+        let path = data.join(rel);
+        if !path.exists() {
+            progress(&format!("{family}: {} is not there; skipped", path.display()));
+            continue;
+        }
+        let bench = Benchmark::load(&path, Some(family))?;
+        let all = &bench.archs;
+        let picked = crate::source::sample(all.len(), Some(cfg.archs), 0);
         let mut sizes = vec![GatherOptions { device, ..GatherOptions::defaults(family) }];
         if cfg.paper {
-            let (batch, seq_len) = paper_size(family);
+            let (batch, seq_len) = family.paper_minibatch();
             sizes.push(GatherOptions { batch, seq_len, ..sizes[0].clone() });
         }
-        let name = match family {
-            Family::Flexibert => "flexibert",
-            Family::Gpt2 => "gpt2",
-        };
+        let name = family.name();
         for opts in sizes {
             let (mut gather_s, mut stdlib_s, mut loss, mut params, mut bytes) = (0.0, 0.0, 0.0, 0.0, 0.0);
             let mut phases = GatherPhases::default();
             let mut inputs: Vec<ProxyInputs> = vec![];
             for &i in &picked {
-                let g = gather(all[i], &corpus, &opts, &burn_device)?;
+                let g = gather(&*all[i], &corpus, &opts, &burn_device)?;
                 gather_s += g.seconds;
                 phases.add(&g.phases);
                 loss += g.loss;
@@ -150,7 +166,7 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
             let wall = if jobs > 1 {
                 let never = std::sync::atomic::AtomicBool::new(false);
                 let t = Instant::now();
-                crate::gather::parallel::ordered(picked.len(), jobs, &never, |j| gather(all[picked[j]], &corpus, &opts, &burn_device).map(|_| ()), |_, r| r)?;
+                crate::parallel::ordered(picked.len(), jobs, &never, |j| gather(&*all[picked[j]], &corpus, &opts, &burn_device).map(|_| ()), |_, r| r)?;
                 progress(&format!("{device} {name} {}×{}: {} architectures, {jobs} at a time, in {:.2} s", opts.batch, opts.seq_len, picked.len(), t.elapsed().as_secs_f64()));
                 t.elapsed().as_secs_f64() / k
             } else {
@@ -242,4 +258,44 @@ pub fn table(reports: &[DeviceReport]) -> String {
         }
     }
     out
+}
+
+/// Measures `device` in a child process of the binary `exe` (`lpzero bench speed --child`), so
+/// that each device's peak memory is its own; the child's progress goes to this process's stderr.
+pub fn measure_in_child(exe: &Path, device: DeviceKind, data: &Path, cfg: &SpeedConfig) -> Result<DeviceReport, SpeedError> {
+    let fail = |message: String| SpeedError::Child { device, message };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["bench", "speed", "--child", "--device", device.name(), "--archs", &cfg.archs.to_string(), "--candidates", &cfg.candidates.to_string()]);
+    cmd.arg("--data").arg(data);
+    if cfg.paper {
+        cmd.arg("--paper");
+    }
+    if let Some(f) = cfg.family {
+        cmd.args(["--family", f.name()]);
+    }
+    let out = cmd.stderr(std::process::Stdio::inherit()).output().map_err(|e| fail(format!("cannot start the measuring process: {e}")))?;
+    if !out.status.success() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            if out.status.signal() == Some(9) {
+                return Err(fail("the process was killed (SIGKILL), which usually means the machine ran out of memory; try fewer --archs or without --paper".into()));
+            }
+        }
+        return Err(fail(format!("{}", out.status)));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).map_err(|e| fail(format!("the measuring process printed no report ({e})")))
+}
+
+/// The CPU model, thread count and OS, for reports.
+pub fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()));
+    serde_json::json!({
+        "cpu": cpu,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "os": std::env::consts::OS,
+    })
 }

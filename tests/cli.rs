@@ -325,7 +325,7 @@ fn a_second_rank_reads_the_gathered_inputs_from_the_cache() {
     // One file per architecture, named by its id and a hash of its definition.
     let files = |prefix: &str| std::fs::read_dir(&dirs[0]).unwrap().map(|e| e.unwrap().path()).filter(|p| {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        name.starts_with(prefix) && name.ends_with(".lpzin")
+        name.starts_with(prefix) && name.ends_with(".safetensors")
     }).collect::<Vec<_>>();
     assert_eq!((files("0-").len(), files("1-").len()), (1, 1));
     // A new proxy on the same architectures: read back, and the first proxy scores the same.
@@ -354,44 +354,57 @@ fn a_second_rank_reads_the_gathered_inputs_from_the_cache() {
 }
 
 #[test]
-fn the_cache_budget_bounds_every_key_together() {
+fn the_cache_budget_bounds_every_key_together_evicting_the_least_recently_used() {
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("budget-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
-    let run = |seed: &str, budget_gib: f64| {
-        let budget = budget_gib.to_string();
+    let run = |seed: &str, budget_bytes: u64| -> serde_json::Value {
+        let budget = (budget_bytes as f64 / (1u64 << 30) as f64).to_string();
         let out = lpzero(&[
             "rank", "--bench", "tests/fixtures/bench/flexibert.json", "--batch", "2", "--seq-len", "16", "--seed", seed, "--format", "json",
             "--cache", cache.to_str().unwrap(), "--cache-budget", &budget, "-e", "sum(fro(G))",
         ]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        json(&out)
     };
-    let files = |seed: &str| -> Vec<u64> {
+    // Input files (not key.json, and no temporary file left) per seed, and in all.
+    let files = |seed: Option<&str>| -> Vec<u64> {
         let mut sizes = vec![];
         for dir in std::fs::read_dir(&cache).unwrap() {
             let dir = dir.unwrap().path();
-            if std::fs::read_to_string(dir.join("key.json")).unwrap().contains(&format!("\"seed\": {seed}")) {
-                for f in std::fs::read_dir(&dir).unwrap() {
-                    let f = f.unwrap();
-                    if !f.file_name().to_string_lossy().ends_with(".json") {
-                        sizes.push(f.metadata().unwrap().len());
-                    }
+            let key = std::fs::read_to_string(dir.join("key.json")).unwrap_or_default();
+            if seed.is_some_and(|s| !key.contains(&format!("\"seed\": {s}"))) {
+                continue;
+            }
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let f = f.unwrap();
+                let name = f.file_name().to_string_lossy().into_owned();
+                assert!(!name.contains(".tmp"), "a temporary file was left: {name}");
+                if name != "key.json" {
+                    sizes.push(f.metadata().unwrap().len());
                 }
             }
         }
         sizes
     };
-    run("5", 20.0);
-    let first = files("5");
+    run("5", 20 << 30);
+    let first = files(Some("5"));
     assert_eq!(first.len(), 2, "both architectures written under the first key");
-    // A budget that the first key fills, less than half an architecture to spare: a second key
-    // (another seed) writes nothing, though its own folder is empty.
-    let total: u64 = first.iter().sum();
-    let budget = (total + first.iter().min().unwrap() / 2) as f64 / (1u64 << 30) as f64;
+    // Room for about three files in all: the second key evicts the first key's least recently
+    // used files to fit its own, and the whole cache stays within the budget.
+    let budget = first.iter().sum::<u64>() + first.iter().min().unwrap() / 2 + 8192;
     run("6", budget);
-    assert_eq!(files("6"), Vec::<u64>::new(), "nothing written past the budget, and no temporary file left");
-    // With room for it, the second key is written.
-    run("6", 20.0);
-    assert_eq!(files("6").len(), 2);
+    assert_eq!(files(Some("6")).len(), 2, "the second key is written");
+    assert!(files(Some("5")).len() < 2, "the first key lost its least recently used file");
+    assert!(files(None).iter().sum::<u64>() <= budget);
+    // The evicted architecture is gathered again, and the budget still holds.
+    let again = run("5", budget);
+    assert!(again["cached"].as_u64().unwrap() < 2);
+    assert!(files(None).iter().sum::<u64>() <= budget);
+    // A budget below one file writes nothing new.
+    let before = files(None).len();
+    run("7", 1000);
+    assert_eq!(files(Some("7")).len(), 0);
+    assert!(files(None).len() <= before);
 }
 
 #[test]

@@ -1,16 +1,11 @@
 //! The interpreter and op semantics against values computed independently in f64 here.
 
-use burn::tensor::Device;
 use lpzero::eval::{Interpreter, Invalid, ProxyInputs, TensorEntry};
 use lpzero::lang::table::InputId;
 use lpzero::lang::{check_proxy, diagnostic::code, parse_expr, Env, Proxy};
 use proptest::prelude::*;
 
 const EPS: f64 = 1e-9;
-
-fn device() -> Device {
-    Device::flex()
-}
 
 fn entry(shape: &[usize], values: &[f64]) -> TensorEntry {
     let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
@@ -26,7 +21,7 @@ fn f32v(values: &[f64]) -> Vec<f64> {
 const W0: [f64; 6] = [-2.0, 0.0, 1.0, 3.0, -0.5, 100.0];
 
 fn inputs_w(values: &[f64]) -> ProxyInputs {
-    let mut inputs = ProxyInputs::new(device());
+    let mut inputs = ProxyInputs::new();
     inputs.insert(InputId::W, vec![entry(&[2, 3], values)]).unwrap();
     inputs
 }
@@ -138,7 +133,7 @@ fn reductions_accumulate_over_the_entry() {
 
 #[test]
 fn single_element_entries() {
-    let mut inputs = ProxyInputs::new(device());
+    let mut inputs = ProxyInputs::new();
     inputs.insert(InputId::W, vec![entry(&[1, 1], &[-4.0])]).unwrap();
     assert_score("sum(abs(W))", &inputs, 4.0);
     assert_score("sum(softmax(W))", &inputs, 1.0);
@@ -154,7 +149,7 @@ fn single_element_entries() {
 
 #[test]
 fn std_of_one_element_is_invalid() {
-    let mut inputs = ProxyInputs::new(device());
+    let mut inputs = ProxyInputs::new();
     inputs.insert(InputId::W, vec![entry(&[1, 1], &[4.0])]).unwrap();
     let err = score("sum(std(W))", &inputs).unwrap_err();
     assert!(err.reason.contains("fewer than two"), "{err}");
@@ -173,7 +168,7 @@ fn nan_in_an_input_makes_the_proxy_invalid_and_names_the_input() {
 fn missing_and_empty_inputs_are_invalid() {
     let inputs = inputs_w(&W0);
     assert!(score("sum(fro(G))", &inputs).unwrap_err().reason.contains("G was not gathered"));
-    let mut empty = ProxyInputs::new(device());
+    let mut empty = ProxyInputs::new();
     empty.insert(InputId::A, vec![]).unwrap();
     assert!(score("sum(fro(A))", &empty).unwrap_err().reason.contains("no entries"));
 }
@@ -198,7 +193,7 @@ fn binary_ops_and_broadcasting() {
 fn small_model() -> (ProxyInputs, Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let w = vec![vec![0.5, -1.0, 2.0, 0.25], vec![1.0, -2.0, 0.5, 3.0, -1.5, 0.75]];
     let g = vec![vec![0.1, 0.2, -0.3, 0.05], vec![-0.4, 0.1, 0.0, 0.2, 0.3, -0.1]];
-    let mut inputs = ProxyInputs::new(device());
+    let mut inputs = ProxyInputs::new();
     inputs.insert(InputId::W, vec![entry(&[2, 2], &w[0]), entry(&[3, 2], &w[1])]).unwrap();
     inputs.insert(InputId::G, vec![entry(&[2, 2], &g[0]), entry(&[3, 2], &g[1])]).unwrap();
     // S: batch 1, 2 heads, 2 queries, 2 keys; each row sums to 1.
@@ -255,7 +250,7 @@ fn inputs_are_not_modified_by_ops() {
 
 #[test]
 fn inputs_are_checked_against_the_table() {
-    let mut inputs = ProxyInputs::new(device());
+    let mut inputs = ProxyInputs::new();
     assert!(inputs.insert(InputId::W, vec![entry(&[6], &W0)]).is_err(), "W entries are matrices");
     inputs.insert(InputId::W, vec![entry(&[2, 3], &W0)]).unwrap();
     assert!(inputs.insert(InputId::G, vec![entry(&[3, 2], &W0)]).is_err(), "G[i] has W[i]'s shape");
@@ -301,7 +296,7 @@ fn value() -> impl Strategy<Value = f64> {
 fn random_inputs() -> impl Strategy<Value = ProxyInputs> {
     (1usize..3, 1usize..4, 1usize..4).prop_flat_map(|(layers, rows, cols)| {
         prop::collection::vec(value(), 2 * layers * rows * cols).prop_map(move |vals| {
-            let mut inputs = ProxyInputs::new(device());
+            let mut inputs = ProxyInputs::new();
             let n = rows * cols;
             let make = |k: usize| (0..layers).map(|l| entry(&[rows, cols], &vals[(k * layers + l) * n..][..n])).collect();
             inputs.insert(InputId::W, make(0)).unwrap();

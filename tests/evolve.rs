@@ -113,7 +113,7 @@ fn resume_of_a_directory_without_a_checkpoint_is_a_clear_error() {
 
 /// Inputs where W's single entry holds the value `v` everywhere and G holds `g`.
 fn inputs(v: f32, g: f32) -> ProxyInputs {
-    let mut i = ProxyInputs::new(burn::tensor::Device::flex());
+    let mut i = ProxyInputs::new();
     i.insert(InputId::W, vec![TensorEntry::from_f32(&[2, 2], &[v, v, v, -v]).unwrap()]).unwrap();
     i.insert(InputId::G, vec![TensorEntry::from_f32(&[2, 2], &[g, 0.0, g, g]).unwrap()]).unwrap();
     i

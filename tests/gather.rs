@@ -2,13 +2,14 @@
 //! against the reference's stored values. The benchmark tests skip without `../shared/data`.
 
 use burn::tensor::Device;
-use lpzero::bench::{shared_data_dir, Benchmark, FlexiArch, FlexiLayer, LayerOp};
+use lpzero::bench::{shared_data_dir, Benchmark};
+use lpzero::family::flexibert::{FlexiArch, FlexiLayer, LayerOp};
 use lpzero::device::DeviceKind;
 use lpzero::eval::Interpreter;
 use lpzero::gather::{gather, text::Corpus, GatherOptions};
 use lpzero::lang::stdlib;
 use lpzero::lang::table::InputId;
-use lpzero::models::{ArchRef, Fidelity};
+use lpzero::models::Fidelity;
 
 fn opts(batch: usize, seq_len: usize) -> GatherOptions {
     GatherOptions { batch, seq_len, seed: 1, fidelity: Fidelity::Trained, device: DeviceKind::Flex }
@@ -23,10 +24,8 @@ fn flexibert_inputs_have_one_entry_per_thing_they_stand_for() {
             FlexiLayer { op: LayerOp::LtDft, heads: 2, ffn_dim: 512, num_ffn: 3 },
             FlexiLayer { op: LayerOp::SaWma, heads: 4, ffn_dim: 1024, num_ffn: 1 },
         ],
-        glue: 0.0,
-        mlm_ppl: None,
     };
-    let g = gather(ArchRef::Flexi(&arch), &Corpus::builtin(), &opts(2, 32), &Device::flex()).unwrap();
+    let g = gather(&arch, &Corpus::builtin(), &opts(2, 32), &Device::flex()).unwrap();
     let n = |i: InputId| g.inputs.get(i).map(|e| e.len()).unwrap_or(0);
     assert_eq!(n(InputId::W), 2 * 4 + (3 + 1) + (1 + 1), "q k v o, then the FFN layers and the output dense of each block");
     assert_eq!(n(InputId::G), n(InputId::W));
@@ -41,7 +40,7 @@ fn flexibert_inputs_have_one_entry_per_thing_they_stand_for() {
     let layer = |n: u64, f: u64| 4 * 128 * 128 + 6 * 128 + if n == 1 { 8 * 128 * 128 + 7 * 128 } else { (128 * 512 + 512) + (512 * f + f) + (f * f + f) + (f * 128 + 128) + 256 };
     assert_eq!(g.params as u64, 3_972_864 + layer(3, 512) + layer(1, 0));
     // Same seed, same inputs: the score is deterministic.
-    let again = gather(ArchRef::Flexi(&arch), &Corpus::builtin(), &opts(2, 32), &Device::flex()).unwrap();
+    let again = gather(&arch, &Corpus::builtin(), &opts(2, 32), &Device::flex()).unwrap();
     let snip = stdlib::definitions().into_iter().find(|d| d.name == "snip").unwrap();
     let a = Interpreter::new(&g.inputs).score(&snip.typed).unwrap();
     let b = Interpreter::new(&again.inputs).score(&snip.typed).unwrap();
@@ -55,8 +54,8 @@ fn every_stdlib_proxy_scores_a_real_flexibert_and_gpt2_architecture() {
         return;
     };
     for path in ["benchmarks/flexibert/BERT_benchmark.json", "benchmarks/gpt2-wt103"] {
-        let bench = Benchmark::load(&dir.join(path)).unwrap();
-        let arch = lpzero::models::archs(&bench)[0];
+        let bench = Benchmark::load(&dir.join(path), None).unwrap();
+        let arch = &*bench.archs[0];
         let g = gather(arch, &Corpus::builtin(), &opts(2, 64), &Device::flex()).unwrap();
         let mut interp = Interpreter::new(&g.inputs);
         for def in stdlib::definitions().iter().filter(|d| d.name != "synaptic_diversity") {
@@ -74,14 +73,14 @@ fn gpt2_lpzero_proxy_matches_the_reference_values() {
         eprintln!("skipping: ../shared/data (or $LPZERO_DATA) is not present");
         return;
     };
-    let bench = Benchmark::load(&dir.join("benchmarks/gpt2-wt103")).unwrap();
+    let bench = Benchmark::load(&dir.join("benchmarks/gpt2-wt103"), None).unwrap();
     let stored: std::collections::BTreeMap<String, f64> = serde_norway::from_str(
         &std::fs::read_to_string(dir.join("benchmarks/gpt2-wt103/reference_scores/lpzero_scores_seed_1111.yaml")).unwrap(),
     )
     .unwrap();
     let proxy = stdlib::definitions().into_iter().find(|d| d.name == "lpzero_gpt2").unwrap();
-    for arch in lpzero::models::archs(&bench).into_iter().step_by(40) {
-        let g = gather(arch, &Corpus::builtin(), &opts(2, 64), &Device::flex()).unwrap();
+    for arch in bench.archs.iter().step_by(40) {
+        let g = gather(&**arch, &Corpus::builtin(), &opts(2, 64), &Device::flex()).unwrap();
         let got = Interpreter::new(&g.inputs).score(&proxy.typed).unwrap();
         let want = stored[&arch.id()];
         assert!((got - want).abs() / want < 0.01, "{}: lpzero {got}, reference {want}", arch.id());

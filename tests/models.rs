@@ -3,9 +3,11 @@
 //! log-softmax against direct per-cluster sums, and G and J against central finite differences.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use lpzero::bench::{FlexiArch, FlexiLayer, Gpt2Arch, LayerOp, ParamsSummary};
-use lpzero::models::flexibert::{self, MlmBatch};
-use lpzero::models::gpt2::{self, LmBatch};
+use lpzero::family::flexibert::{FlexiArch, FlexiLayer, LayerOp};
+use lpzero::family::gpt2::Gpt2Arch;
+use lpzero::family::flexibert::model as flexibert;
+use lpzero::models::batch::{LmBatch, MlmBatch};
+use lpzero::family::gpt2::model as gpt2;
 use lpzero::models::nn::{self, AttnMask, Recorder};
 use lpzero::models::params::{Init, ParamSpec, ParamStore};
 
@@ -71,8 +73,6 @@ fn tiny_flexibert() -> FlexiArch {
             FlexiLayer { op: LayerOp::SaSdp, heads: 2, ffn_dim: 24, num_ffn: 3 },
             FlexiLayer { op: LayerOp::Dsc(5), heads: 4, ffn_dim: 8, num_ffn: 1 },
         ],
-        glue: 0.0,
-        mlm_ppl: None,
     }
 }
 
@@ -140,8 +140,6 @@ fn tiny_gpt2() -> Gpt2Arch {
         tie_projs: vec![false, true, true, true],
         weight_init_std: 0.5,
         proj_init_std: 0.5,
-        valid_ppl: 1.0,
-        params: ParamsSummary::default(),
     }
 }
 

@@ -3,7 +3,8 @@
 //! written out here independently of the model code). Skips when `../shared/data` is absent.
 
 use lpzero::bench::{shared_data_dir, Benchmark};
-use lpzero::models::{self, Fidelity};
+use lpzero::family::flexibert::FlexiArch;
+use lpzero::models::Fidelity;
 
 fn data() -> Option<std::path::PathBuf> {
     let d = shared_data_dir();
@@ -16,18 +17,24 @@ fn data() -> Option<std::path::PathBuf> {
 #[test]
 fn gpt2_counts_equal_params_summary_for_every_architecture() {
     let Some(dir) = data() else { return };
-    let bench = Benchmark::load(&dir.join("benchmarks/gpt2-wt103")).unwrap();
-    let Benchmark::Gpt2 { archs, .. } = &bench else { panic!("not GPT-2") };
-    assert_eq!(archs.len(), 200);
+    let bench = Benchmark::load(&dir.join("benchmarks/gpt2-wt103"), None).unwrap();
+    assert_eq!((bench.family.name(), bench.len()), ("gpt2", 200));
+    // params_summary.yaml, read here directly.
+    let text = std::fs::read_to_string(dir.join("benchmarks/gpt2-wt103/params_summary.yaml")).unwrap();
+    let published: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>> = serde_norway::from_str(&text).unwrap();
     let mut exact = 0;
-    for (arch, a) in models::archs(&bench).into_iter().zip(archs) {
-        let c = models::count(arch, Fidelity::Trained).unwrap();
-        let want = [a.params.ada_emb, a.params.attn, a.params.ffn, a.params.nonembedding, a.params.total];
-        let got: Vec<f64> = c.fields.iter().map(|(_, v)| *v as f64).collect();
-        assert_eq!(got, want, "{}", a.key);
+    for a in &bench.archs {
+        let c = a.counts(Fidelity::Trained).unwrap();
+        let p = &published[&a.id()];
+        let want: Vec<f64> = ["AdaEmb", "Attn", "FFN", "nonembedding", "total"].iter().map(|f| p[*f]).collect();
+        let got: Vec<f64> = c.iter().map(|(_, v)| *v as f64).collect();
+        assert_eq!(got, want, "{}", a.id());
         exact += 1;
     }
     assert_eq!(exact, 200);
+    // The benchmark's own check agrees.
+    let check = bench.check_counts(&bench.counts(Fidelity::Trained).unwrap()).unwrap();
+    assert_eq!((check.archs, check.compared, check.mismatches.len()), (200, 1000, 0));
 }
 
 /// FLEXIBERT_TRAINED.md §7: EMB = V·E + 512·E + 2·E + 2E, PROJ(H) = (H ≠ 128)(128H + H),
@@ -35,11 +42,11 @@ fn gpt2_counts_equal_params_summary_for_every_architecture() {
 #[test]
 fn flexibert_counts_equal_the_trained_model_formulas_for_every_architecture() {
     let Some(dir) = data() else { return };
-    let bench = Benchmark::load(&dir.join("benchmarks/flexibert/BERT_benchmark.json")).unwrap();
-    let Benchmark::Flexibert { archs, .. } = &bench else { panic!("not FlexiBERT") };
-    assert_eq!(archs.len(), 500);
+    let bench = Benchmark::load(&dir.join("benchmarks/flexibert/BERT_benchmark.json"), None).unwrap();
+    assert_eq!((bench.family.name(), bench.len()), ("flexibert", 500));
     let dense = |i: u64, o: u64| i * o + o;
-    for (arch, a) in models::archs(&bench).into_iter().zip(archs) {
+    for arch in &bench.archs {
+        let a: &FlexiArch = arch.as_any().downcast_ref().unwrap();
         let h = a.hidden_size as u64;
         let emb = 30522 * 128 + 512 * 128 + 2 * 128 + 2 * 128;
         assert_eq!(emb, 3_972_864);
@@ -54,12 +61,12 @@ fn flexibert_counts_equal_the_trained_model_formulas_for_every_architecture() {
                 mix + ffn
             })
             .sum();
-        let c = models::count(arch, Fidelity::Trained).unwrap();
-        assert_eq!(c.fields, vec![("total", emb + proj + layers), ("nonembedding", layers)], "id {}", a.id);
+        let c = arch.counts(Fidelity::Trained).unwrap();
+        assert_eq!(c, vec![("total", emb + proj + layers), ("nonembedding", layers)], "id {}", a.id);
         if a.id == 0 {
             // The worked example of FLEXIBERT_TRAINED.md §7.
-            assert_eq!(c.fields[0].1, 10_576_896);
-            assert_eq!(c.fields[1].1, 6_571_008);
+            assert_eq!(c[0].1, 10_576_896);
+            assert_eq!(c[1].1, 6_571_008);
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use lpzero::bench::{shared_data_dir, Benchmark};
 use lpzero::models::Fidelity;
-use lpzero::rank::baselines;
 use lpzero::stats::correlate;
 
 fn corr(bench: &Benchmark, name: &str) -> (f64, f64) {
@@ -10,8 +9,10 @@ fn corr(bench: &Benchmark, name: &str) -> (f64, f64) {
 }
 
 fn corr_at(bench: &Benchmark, name: &str, fidelity: Fidelity) -> (f64, f64) {
-    let b = baselines(bench, fidelity).unwrap().into_iter().find(|b| b.name == name).unwrap();
-    let c = correlate(&b.scores.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &bench.quality());
+    let archs: Vec<&dyn lpzero::family::Arch> = bench.archs.iter().map(|a| &**a).collect();
+    let b = bench.family.baselines(&archs, fidelity).unwrap().into_iter().find(|b| b.name == name).unwrap();
+    let truth: Vec<f64> = (0..bench.len()).map(|k| bench.quality(k).unwrap()).collect();
+    let c = correlate(&b.scores.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &truth);
     (c.spearman.unwrap(), c.kendall.unwrap())
 }
 
@@ -25,7 +26,7 @@ fn parameter_count_and_depth_baselines_reproduce_the_published_numbers() {
         eprintln!("skipping: ../shared/data (or $LPZERO_DATA) is not present");
         return;
     };
-    let flexi = Benchmark::load(&dir.join("benchmarks/flexibert/BERT_benchmark.json")).unwrap();
+    let flexi = Benchmark::load(&dir.join("benchmarks/flexibert/BERT_benchmark.json"), None).unwrap();
     let (rho, tau) = corr(&flexi, "params (total)");
     assert_eq!((round3(rho), round3(tau)), (0.765, 0.573));
     let (rho, tau) = corr(&flexi, "params (non-embedding)");
@@ -34,7 +35,7 @@ fn parameter_count_and_depth_baselines_reproduce_the_published_numbers() {
     assert_eq!((round3(rho), round3(tau)), (0.834, 0.682));
     assert_eq!(round3(corr(&flexi, "layers, then hidden size").0), 0.925);
 
-    let gpt2 = Benchmark::load(&dir.join("benchmarks/gpt2-wt103")).unwrap();
+    let gpt2 = Benchmark::load(&dir.join("benchmarks/gpt2-wt103"), None).unwrap();
     let (rho, tau) = corr(&gpt2, "params (total)");
     assert_eq!((round3(rho), round3(tau)), (0.737, 0.582));
     let (rho, tau) = corr(&gpt2, "params (non-embedding)");
@@ -50,7 +51,7 @@ fn reference_fidelity_parameter_baseline_reproduces_the_references_correlation()
         eprintln!("skipping: ../shared/data (or $LPZERO_DATA) is not present");
         return;
     };
-    let flexi = Benchmark::load(&dir.join("benchmarks/flexibert/BERT_benchmark.json")).unwrap();
+    let flexi = Benchmark::load(&dir.join("benchmarks/flexibert/BERT_benchmark.json"), None).unwrap();
     for name in ["params (total)", "params (non-embedding)"] {
         let (rho, tau) = corr_at(&flexi, name, Fidelity::Reference);
         assert_eq!((round3(rho), round3(tau)), (0.652, 0.454), "{name}");

@@ -5,14 +5,16 @@
 //! reference's numbers (`ARCHITECTURES.md` §A.2) and its CSV (skips without `../shared/data`).
 
 use burn::tensor::{Device, Tensor, TensorData};
-use lpzero::bench::{shared_data_dir, Benchmark, FlexiArch, FlexiLayer, LayerOp};
+use lpzero::bench::{shared_data_dir, Benchmark};
+use lpzero::family::flexibert::{FlexiArch, FlexiLayer, LayerOp};
+use lpzero::family::Arch;
 use lpzero::gather::{gather, text::Corpus, GatherOptions};
 use lpzero::lang::table::InputId;
-use lpzero::models::flexibert::MlmBatch;
-use lpzero::models::flexibert_reference::{self as reference, DscConv};
+use lpzero::models::batch::MlmBatch;
+use lpzero::family::flexibert::reference_model::{self as reference, DscConv};
 use lpzero::models::nn::Recorder;
 use lpzero::models::params::{Init, ParamStore};
-use lpzero::models::{self, ArchRef, Fidelity};
+use lpzero::models::Fidelity;
 use std::f64::consts::PI;
 
 fn device() -> Device {
@@ -378,8 +380,6 @@ fn all_six() -> FlexiArch {
             layer(LayerOp::Dsc(5), 2, 1),
             layer(LayerOp::Dsc(9), 4, 3),
         ],
-        glue: 0.0,
-        mlm_ppl: None,
     }
 }
 
@@ -401,23 +401,21 @@ fn reference_layer_count(op: LayerOp, heads: usize, num_ffn: u64) -> u64 {
 #[test]
 fn counts_equal_the_references_per_layer_numbers() {
     let arch = all_six();
-    let c = models::count(ArchRef::Flexi(&arch), Fidelity::Reference).unwrap();
+    let c = arch.counts(Fidelity::Reference).unwrap();
     let layers: u64 = arch.layers.iter().map(|l| reference_layer_count(l.op, l.heads, l.num_ffn as u64)).sum();
-    assert_eq!(c.fields, vec![("total", 4_005_888 + layers), ("nonembedding", layers)]);
+    assert_eq!(c, vec![("total", 4_005_888 + layers), ("nonembedding", layers)]);
     // The worked example, architecture 0: WMA h4 nff3 / DCT h2 nff3 / SDP h4 nff3 / SDP h4 nff1.
     let layer = |op, heads, num_ffn| FlexiLayer { op, heads, ffn_dim: 1024, num_ffn };
     let id0 = FlexiArch {
         id: 0,
         hidden_size: 256,
         layers: vec![layer(LayerOp::SaWma, 4, 3), layer(LayerOp::LtDct, 2, 3), layer(LayerOp::SaSdp, 4, 3), layer(LayerOp::SaSdp, 4, 1)],
-        glue: 0.0,
-        mlm_ppl: None,
     };
-    assert_eq!(models::count(ArchRef::Flexi(&id0), Fidelity::Reference).unwrap().fields[0].1, 13_330_176);
+    assert_eq!(id0.counts(Fidelity::Reference).unwrap()[0].1, 13_330_176);
     // Unbuildable layers are errors, not panics.
     for (op, heads) in [(LayerOp::Dsc(5), 1), (LayerOp::Dsc(4), 2), (LayerOp::SaSdp, 3), (LayerOp::LtDft, 0)] {
         let bad = FlexiArch { layers: vec![FlexiLayer { op, heads, ffn_dim: 512, num_ffn: 1 }], ..arch.clone() };
-        assert!(models::count(ArchRef::Flexi(&bad), Fidelity::Reference).is_err(), "{op:?} h{heads}");
+        assert!(bad.counts(Fidelity::Reference).is_err(), "{op:?} h{heads}");
     }
 }
 
@@ -425,7 +423,7 @@ fn counts_equal_the_references_per_layer_numbers() {
 fn gathered_inputs_have_one_entry_per_layer_for_every_layer_type() {
     let arch = all_six();
     let opts = GatherOptions { batch: 2, seq_len: 16, seed: 1, fidelity: Fidelity::Reference, device: lpzero::device::DeviceKind::Flex };
-    let g = gather(ArchRef::Flexi(&arch), &Corpus::builtin(), &opts, &device()).unwrap();
+    let g = gather(&arch, &Corpus::builtin(), &opts, &device()).unwrap();
     let entries = |i: InputId| g.inputs.get(i).unwrap_or(&[]).iter().map(|e| e.shape.clone()).collect::<Vec<_>>();
     // H per layer: SDP 4×64, WMA 2×128, DFT 2×128, DCT 4×64, DSC h2 → 1+1 heads of 128, DSC h4 → 2+2 heads of 64.
     let (b, t) = (2, 16);
@@ -526,7 +524,7 @@ fn counts_equal_the_reference_csv_for_every_architecture() {
         return;
     };
     let flexi = dir.join("benchmarks/flexibert");
-    let bench = Benchmark::load(&flexi.join("BERT_benchmark.json")).unwrap();
+    let bench = Benchmark::load(&flexi.join("BERT_benchmark.json"), None).unwrap();
     let csv = std::fs::read_to_string(flexi.join("reference_proxy_scores.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -538,9 +536,9 @@ fn counts_equal_the_reference_csv_for_every_architecture() {
         })
         .collect();
     let mut equal = 0;
-    for arch in models::archs(&bench) {
-        let c = models::count(arch, Fidelity::Reference).unwrap();
-        assert_eq!(c.fields[0].1, want[&arch.id()], "architecture {}", arch.id());
+    for arch in &bench.archs {
+        let c = arch.counts(Fidelity::Reference).unwrap();
+        assert_eq!(c[0].1, want[&arch.id()], "architecture {}", arch.id());
         equal += 1;
     }
     assert_eq!((equal, want.len()), (500, 500));

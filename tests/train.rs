@@ -2,9 +2,9 @@
 //! loaders and the models' own counts, resume, determinism, and the built benchmark used by
 //! `rank` and `evolve`.
 
-use lpzero::bench::{Benchmark, Gpt2Arch};
+use lpzero::bench::Benchmark;
 use lpzero::models::params::{Init, ParamSpec, ParamStore};
-use lpzero::models::{self, ArchRef, Fidelity};
+use lpzero::models::Fidelity;
 use lpzero::train::optim::{AdamW, OptimConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -80,21 +80,24 @@ fn a_built_benchmark_loads_and_its_counts_are_the_models() {
     let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(v["archs"], 3);
     assert_eq!(v["trained_now"], 3);
-    let bench = Benchmark::load(&dir).unwrap();
+    let bench = Benchmark::load(&dir, None).unwrap();
+    assert_eq!(bench.family.name(), "gpt2");
     assert_eq!(bench.ids(), vec!["config_0_j0", "config_1_j0", "config_2_j0"]);
-    let Benchmark::Gpt2 { archs, .. } = &bench else { panic!("a GPT-2 layout") };
     let summary = ppl(&dir);
-    for a in archs {
+    for (k, a) in bench.archs.iter().enumerate() {
+        let key = a.id();
         // Ground truth is exp(validation loss), as written in result.yaml.
-        let loss = summary[&a.key]["valid_loss"].as_f64().unwrap();
-        assert!((a.valid_ppl - loss.exp()).abs() < 1e-9 * a.valid_ppl);
-        assert!(a.valid_ppl > 1.0 && a.valid_ppl.is_finite());
+        let loss = summary[&key]["valid_loss"].as_f64().unwrap();
+        let valid_ppl = bench.truth[k].unwrap();
+        assert!((valid_ppl - loss.exp()).abs() < 1e-9 * valid_ppl);
+        assert!(valid_ppl > 1.0 && valid_ppl.is_finite());
         // params_summary.yaml is what the model declares.
-        let counts = models::count(ArchRef::Gpt2(a), Fidelity::Trained).unwrap();
-        let total = counts.fields.iter().find(|f| f.0 == "total").unwrap().1 as f64;
-        assert_eq!(a.params.total, total);
+        let counts = a.counts(Fidelity::Trained).unwrap();
+        let total = counts.iter().find(|f| f.0 == "total").unwrap().1;
+        let published = bench.published_counts[k].as_ref().unwrap();
+        assert_eq!(published.iter().find(|f| f.0 == "total").unwrap().1, total);
         // The training curve has one row per step, and the first loss is near ln(vocab) or above.
-        let csv = std::fs::read_to_string(dir.join(format!("config_{}/j0/train.csv", &a.key[7..a.key.len() - 3]))).unwrap();
+        let csv = std::fs::read_to_string(dir.join(format!("config_{}/j0/train.csv", &key[7..key.len() - 3]))).unwrap();
         assert_eq!(csv.lines().count(), 1 + 4);
     }
     // The built benchmark ranks with its own corpus and minibatch by default.
@@ -163,15 +166,16 @@ fn flexibert_builds_are_json_benchmarks_with_mlm_perplexity() {
     args.push(d);
     let v: serde_json::Value = serde_json::from_str(&ok(&lpzero(&args))).unwrap();
     assert_eq!(v["family"], "flexibert");
-    let Benchmark::Flexibert { archs, .. } = Benchmark::load(&dir).unwrap() else { panic!("a FlexiBERT benchmark") };
-    assert_eq!(archs.iter().map(|a| a.id).collect::<Vec<_>>(), vec![0, 1]);
-    for (a, r) in archs.iter().zip(v["results"].as_array().unwrap()) {
+    let built = Benchmark::load(&dir, None).unwrap();
+    assert_eq!((built.family.name(), built.truth_name), ("flexibert", "mlm_ppl"));
+    assert_eq!(built.ids(), vec!["0", "1"]);
+    for (k, r) in v["results"].as_array().unwrap().iter().enumerate() {
         let ppl = r["valid_ppl"].as_f64().unwrap();
-        assert_eq!(a.mlm_ppl, Some(ppl));
+        assert_eq!(built.truth[k], Some(ppl));
         assert!((ppl - r["valid_loss"].as_f64().unwrap().exp()).abs() < 1e-9 * ppl);
         // MLM over BERT's 30522 ids, three steps in: far from trained, but a number.
         assert!(ppl > 1.0 && ppl.is_finite());
-        assert_eq!(a.quality(), -ppl);
+        assert_eq!(built.quality(k), Some(-ppl));
     }
     // From a published-format FlexiBERT file: the published GLUE is kept beside the result.
     let from = fresh("train-flexi-from");
@@ -180,11 +184,10 @@ fn flexibert_builds_are_json_benchmarks_with_mlm_perplexity() {
     args.extend_from_slice(&common);
     args.push(f);
     let v: serde_json::Value = serde_json::from_str(&ok(&lpzero(&args))).unwrap();
-    let fixture = Benchmark::load(Path::new("tests/fixtures/bench/flexibert.json")).unwrap();
-    let Benchmark::Flexibert { archs: published, .. } = fixture else { panic!() };
+    let fixture = Benchmark::load(Path::new("tests/fixtures/bench/flexibert.json"), None).unwrap();
     for r in v["results"].as_array().unwrap() {
-        let id: usize = r["key"].as_str().unwrap().trim_start_matches("arch_").parse().unwrap();
-        let glue = published.iter().find(|a| a.id == id).unwrap().glue;
+        let id = r["key"].as_str().unwrap().trim_start_matches("arch_");
+        let glue = fixture.truth[fixture.position(id).unwrap()].unwrap();
         assert_eq!(r["published_ppl"].as_f64().unwrap(), glue);
     }
     // Two architectures are too few for a correlation: none is claimed.
@@ -213,13 +216,13 @@ fn bad_requests_are_refused_clearly() {
 #[test]
 fn the_builtin_grammar_gathers_for_tiny_models_and_bpe_text_is_refused() {
     use lpzero::gather::{gather, text::Corpus, GatherOptions};
-    let space = lpzero::train::space::Space::load("tiny").unwrap();
-    let arch: Gpt2Arch = space.sample(1, 0).unwrap().remove(0);
+    let space = lpzero::train::space::SpaceSpec::load("tiny").unwrap();
+    let arch = space.sample(1, 0).unwrap().remove(0);
     let opts = GatherOptions { batch: 2, seq_len: 16, seed: 0, fidelity: Fidelity::Trained, device: lpzero::device::DeviceKind::Flex };
     let device = burn::tensor::Device::flex();
-    let g = gather(ArchRef::Gpt2(&arch), &Corpus::grammar(3, 2000), &opts, &device).unwrap();
+    let g = gather(&*arch, &Corpus::grammar(3, 2000), &opts, &device).unwrap();
     assert!(g.loss.is_finite());
     // GPT-2 BPE ids do not fit a 472-word vocabulary: an error, not a panic.
-    let err = gather(ArchRef::Gpt2(&arch), &Corpus::builtin(), &opts, &device).err().unwrap().to_string();
+    let err = gather(&*arch, &Corpus::builtin(), &opts, &device).err().unwrap().to_string();
     assert!(err.contains("outside the model's vocabulary of 472"), "{err}");
 }

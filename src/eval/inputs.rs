@@ -1,13 +1,13 @@
 //! `ProxyInputs`: what one architecture and one minibatch give the interpreter.
 //!
 //! Plain data, independent of the model that produced it: a map from each input (`A GA H GH S
-//! W G J P`) to its entries, each a tensor on one burn device with its logical shape. Tests and
-//! embedders build it by hand; the gather stage builds it from a forward/backward pass.
+//! W G J P`) to its entries, each a flat f32 host slice with its logical shape. Tests, embedders,
+//! input files and the Python package build it by hand; the gather stage builds it from a
+//! forward/backward pass. Nothing here needs a tensor library.
 
 use crate::lang::table::{self, Alignment, InputId};
-use burn::tensor::{Device, Tensor};
-use std::sync::Arc;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One tensor entry: f32 values stored flat (row-major) on the host, with their logical shape.
 ///
@@ -22,13 +22,6 @@ pub struct TensorEntry {
 }
 
 impl TensorEntry {
-    /// Copies a tensor of any rank to the host.
-    pub fn new<const D: usize>(tensor: Tensor<D>) -> Self {
-        let shape = tensor.dims().to_vec();
-        let data: Vec<f32> = tensor.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32 just before");
-        TensorEntry { data: data.into(), shape }
-    }
-
     /// Builds an entry from row-major values.
     pub fn from_f32(shape: &[usize], values: &[f32]) -> Result<Self, InputError> {
         let n: usize = shape.iter().product();
@@ -108,21 +101,15 @@ pub enum InputError {
 pub const GRADIENT_PAIRS: &[(InputId, InputId)] = &[(InputId::W, InputId::G), (InputId::A, InputId::GA), (InputId::H, InputId::GH)];
 
 /// The named inputs of one architecture on one minibatch.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ProxyInputs {
-    device: Device,
     inputs: BTreeMap<InputId, Vec<TensorEntry>>,
 }
 
 impl ProxyInputs {
-    /// No inputs yet, on a device.
-    pub fn new(device: Device) -> Self {
-        ProxyInputs { device, inputs: BTreeMap::new() }
-    }
-
-    /// The device the entries live on.
-    pub fn device(&self) -> &Device {
-        &self.device
+    /// No inputs yet.
+    pub fn new() -> Self {
+        ProxyInputs::default()
     }
 
     /// Sets an input's entries (in forward order), checking them against the input table and

@@ -4,6 +4,7 @@
 //! This module sees [`ProxyInputs`], never a model: it can be tested, and the search can run,
 //! with inputs built by hand.
 
+pub mod file;
 pub mod inputs;
 pub mod interp;
 pub mod ops;

@@ -1,33 +1,35 @@
 //! A disk cache of gathered inputs, so that ranking a new proxy on architectures gathered before
 //! reads them back instead of running the models again.
 //!
-//! Layout: `<root>/<key>/<architecture id>-<model hash>.lpzin`, where the model hash is a hash of
-//! the architecture's whole definition (two benchmarks that reuse an id for different networks,
-//! such as a built one and a published one, never share a file), and `<key>` is a hash of everything that
-//! determines the inputs: the benchmark family, the fidelity, the minibatch (batch, sequence
-//! length, seed), a hash of the corpus text, and the lpzero version (a new version may gather
-//! differently, so it never reads an older one's files). `<root>/<key>/key.json` says what the
-//! key stands for. One file per architecture: the magic line `LPZIN1`, a little-endian `u32`
-//! header length, a JSON header (loss, parameter count, gather seconds, then per input its
-//! entries' shapes), and the f32 values in little-endian order, entry after entry. Files are
-//! written to a temporary name and renamed, so an interrupted write leaves no partial file.
+//! Layout: `<root>/<family>-<key hash>/<architecture id>-<definition hash>.safetensors`. Each
+//! file is an inputs file ([`crate::eval::file`], the same format `lpzero gather` writes and
+//! other frameworks can write), whose name carries a hash of the architecture's whole definition
+//! (two benchmarks that reuse an id for different networks never share a file). The key is a
+//! hash of everything that determines the inputs: the family, the gather version
+//! ([`super::GATHER_VERSION`], bumped with every change that can alter gathered numbers, so
+//! inputs gathered by older code are never read back), the fidelity, the minibatch (batch,
+//! sequence length, seed), a hash of the corpus text, and the device. `<root>/<key>/key.json`
+//! says what the key stands for; `lpzero cache info` lists the keys, `lpzero cache clear`
+//! empties the cache (or delete the folder).
 //!
-//! Bounds: memory holds one architecture at a time (the reader builds one [`ProxyInputs`]);
-//! disk is capped by a byte budget over the whole cache root, every key together (one budget
-//! per key let a few seeds fill a disk): once the root holds more than the budget, new
-//! architectures are gathered but not written (nothing is evicted). A write that fails (a full
-//! disk) removes its temporary file and is not an error: the inputs are in hand. A file that cannot be read
-//! back (truncated, corrupt, another format) is ignored and the architecture is gathered again.
+//! Bounds: memory holds one architecture at a time (the reader builds one [`ProxyInputs`]); disk
+//! is capped by a byte budget over the whole root, every key together. When a new file would
+//! exceed it, the least recently used files (by modification time, which a read refreshes) are
+//! removed until it fits; a file larger than the whole budget is not written. Nothing is
+//! written when the disk would be left with less than [`FREE_DISK_RESERVE`] bytes. A write that
+//! fails (a full disk) removes its temporary file and is not an error: the inputs are in hand. A
+//! file that cannot be read back (truncated, corrupt, another format) is ignored and the
+//! architecture is gathered again.
 
 use super::{GatherOptions, Gathered};
-use crate::eval::{ProxyInputs, TensorEntry};
-use crate::lang::table::{self, InputId};
-use burn::tensor::Device;
-use serde::{Deserialize, Serialize};
-use std::io::{Read, Write};
+use crate::eval::file::{self, Check, InputsMeta};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8] = b"LPZIN1\n";
+/// What the cache leaves free on the disk: it does not write a file that would leave less.
+pub const FREE_DISK_RESERVE: u64 = 1 << 30;
+
+const EXTENSION: &str = "safetensors";
 
 /// Where cached inputs live and how much disk they may take.
 #[derive(Clone, Debug)]
@@ -37,25 +39,17 @@ pub struct Cache {
     budget_bytes: u64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    loss: f64,
-    params: usize,
-    seconds: f64,
-    inputs: Vec<(String, Vec<Vec<usize>>)>,
-}
-
 /// What identifies a set of gathered inputs besides the architecture.
 #[derive(Serialize)]
 struct Key<'a> {
     family: &'a str,
+    gather_version: u32,
     fidelity: crate::models::Fidelity,
     batch: usize,
     seq_len: usize,
     seed: u64,
     corpus_fnv64: String,
     device: crate::device::DeviceKind,
-    lpzero: &'static str,
 }
 
 /// The default cache root: `$LPZERO_CACHE`, else `$XDG_CACHE_HOME/lpzero`, else
@@ -70,30 +64,48 @@ pub fn default_root() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("lpzero"))
 }
 
+/// The key folders under a root (not the built-in benchmarks' `bench/`).
+fn key_dirs(root: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(root)
+        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.path().join("key.json").exists()).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// The input files under a root, with their size and modification time.
+fn files(root: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut out = vec![];
+    for dir in key_dirs(root) {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_file() && e.file_name() != "key.json" {
+                out.push((e.path(), m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)));
+            }
+        }
+    }
+    out
+}
+
 impl Cache {
-    /// The cache for one family, fidelity, minibatch and corpus under `root`; it writes only while
-    /// everything under `root` (all keys) holds at most `budget_bytes`.
-    pub fn open(root: &Path, family: crate::bench::Family, opts: &GatherOptions, corpus: &super::text::Corpus, budget_bytes: u64) -> std::io::Result<Cache> {
-        let family = match family {
-            crate::bench::Family::Flexibert => "flexibert",
-            crate::bench::Family::Gpt2 => "gpt2",
-        };
+    /// The cache for one family, fidelity, minibatch and corpus under `root`; it keeps
+    /// everything under `root` (all keys) within `budget_bytes`.
+    pub fn open(root: &Path, family: crate::family::FamilyRef, opts: &GatherOptions, corpus: &super::text::Corpus, budget_bytes: u64) -> std::io::Result<Cache> {
+        let family = family.name();
         let key = Key {
             family,
+            gather_version: super::GATHER_VERSION,
             fidelity: opts.fidelity,
             batch: opts.batch,
             seq_len: opts.seq_len,
             seed: opts.seed,
             corpus_fnv64: format!("{:016x}", corpus.hash),
             device: opts.device,
-            lpzero: env!("CARGO_PKG_VERSION"),
         };
         let json = serde_json::to_string_pretty(&key).expect("the key serialises");
         let dir = root.join(format!("{family}-{:016x}", super::text::hash_str(&json)));
         std::fs::create_dir_all(&dir)?;
         let key_file = dir.join("key.json");
         if !key_file.exists() {
-            std::fs::write(&key_file, json)?;
+            crate::fsutil::write_atomic(&key_file, json.as_bytes())?;
         }
         Ok(Cache { root: root.to_path_buf(), dir, budget_bytes })
     }
@@ -105,127 +117,187 @@ impl Cache {
 
     fn path(&self, id: &str) -> PathBuf {
         let safe: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
-        self.dir.join(format!("{safe}.lpzin"))
+        self.dir.join(format!("{safe}.{EXTENSION}"))
     }
 
     /// Bytes used by this key's files.
     pub fn used_bytes(&self) -> u64 {
-        dir_bytes(&self.dir)
+        std::fs::read_dir(&self.dir).map(|d| d.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
     }
 
     /// Bytes used by every key under the cache root: what the budget bounds.
     pub fn root_used_bytes(&self) -> u64 {
-        std::fs::read_dir(&self.root)
-            .map(|d| d.filter_map(Result::ok).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| dir_bytes(&e.path())).sum())
-            .unwrap_or(0)
+        files(&self.root).iter().map(|f| f.1).sum()
     }
 
-    /// The cached inputs of an architecture, if a readable file is there.
-    pub fn load(&self, id: &str, device: &Device) -> Option<Gathered> {
-        let mut f = std::io::BufReader::new(std::fs::File::open(self.path(id)).ok()?);
-        let mut magic = [0u8; 7];
-        f.read_exact(&mut magic).ok()?;
-        if magic != MAGIC {
-            return None;
+    /// The cached inputs of an architecture, if a readable file is there (reading marks it as
+    /// recently used).
+    pub fn load(&self, id: &str) -> Option<Gathered> {
+        let path = self.path(id);
+        let bytes = std::fs::read(&path).ok()?;
+        let (inputs, meta) = file::from_bytes(&bytes, &path.display().to_string(), id, Check::Structure).ok()?;
+        if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+            let _ = f.set_modified(std::time::SystemTime::now());
         }
-        let mut len = [0u8; 4];
-        f.read_exact(&mut len).ok()?;
-        let mut header = vec![0u8; u32::from_le_bytes(len) as usize];
-        f.read_exact(&mut header).ok()?;
-        let header: Header = serde_json::from_slice(&header).ok()?;
-        let mut inputs = ProxyInputs::new(device.clone());
-        let mut bytes = vec![];
-        for (name, shapes) in &header.inputs {
-            let id = table::input_by_name(name)?.id;
-            let mut entries = vec![];
-            for shape in shapes {
-                let n: usize = shape.iter().product();
-                bytes.resize(n * 4, 0);
-                f.read_exact(&mut bytes).ok()?;
-                let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-                entries.push(TensorEntry::from_f32(shape, &values).ok()?);
+        Some(Gathered {
+            inputs,
+            loss: meta.loss.unwrap_or(f64::NAN),
+            params: meta.params.unwrap_or(0) as usize,
+            seconds: 0.0,
+            phases: super::GatherPhases::default(),
+        })
+    }
+
+    /// Makes room for `size` more bytes within the budget by removing the least recently used
+    /// files (of any key); `false` when it cannot.
+    fn make_room(&self, size: u64) -> bool {
+        if size > self.budget_bytes {
+            return false;
+        }
+        let mut all = files(&self.root);
+        let mut used: u64 = all.iter().map(|f| f.1).sum();
+        all.sort_by_key(|f| f.2);
+        for (path, len, _) in all {
+            if used + size <= self.budget_bytes {
+                break;
             }
-            inputs.insert(id, entries).ok()?;
+            if std::fs::remove_file(&path).is_ok() {
+                used -= len;
+            }
         }
-        // Nothing may follow the last entry.
-        if f.read(&mut [0u8; 1]).ok()? != 0 {
-            return None;
-        }
-        Some(Gathered { inputs, loss: header.loss, params: header.params, seconds: 0.0, phases: super::GatherPhases::default() })
+        used + size <= self.budget_bytes
     }
 
-    /// Writes an architecture's inputs unless the budget is spent; returns whether it wrote.
-    pub fn store(&self, id: &str, g: &Gathered) -> std::io::Result<bool> {
-        let size = g.inputs.numel() as u64 * 4;
-        if self.root_used_bytes() + size > self.budget_bytes {
+    /// Writes an architecture's inputs when they fit in the budget (evicting the least recently
+    /// used files) and on the disk; returns whether it wrote.
+    pub fn store(&self, id: &str, g: &Gathered, meta: &InputsMeta) -> std::io::Result<bool> {
+        let size = g.inputs.numel() as u64 * 4 + 4096;
+        if crate::fsutil::free_bytes(&self.dir).is_some_and(|free| free < size + FREE_DISK_RESERVE) {
             return Ok(false);
         }
-        let present: Vec<InputId> = g.inputs.present().collect();
-        let header = Header {
-            loss: g.loss,
-            params: g.params,
-            seconds: g.seconds,
-            inputs: present
-                .iter()
-                .map(|&i| (table::input(i).name.to_owned(), g.inputs.get(i).unwrap_or_default().iter().map(|e| e.shape.clone()).collect()))
-                .collect(),
-        };
-        let header = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
-        let path = self.path(id);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let written = write_file(&tmp, &header, &present, g).and_then(|()| std::fs::rename(&tmp, &path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if !self.make_room(size) {
+            return Ok(false);
         }
-        written.map(|()| true)
+        file::write(&self.path(id), &g.inputs, meta).map(|()| true)
     }
-}
-
-/// Bytes held by the files directly in `dir` (0 when it cannot be read).
-fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir).map(|d| d.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
-}
-
-/// Writes one architecture's file (see the module docs for the format).
-fn write_file(tmp: &Path, header: &[u8], present: &[InputId], g: &Gathered) -> std::io::Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(tmp)?);
-    f.write_all(MAGIC)?;
-    f.write_all(&(header.len() as u32).to_le_bytes())?;
-    f.write_all(header)?;
-    for &i in present {
-        for e in g.inputs.get(i).unwrap_or_default() {
-            for v in e.data.iter() {
-                f.write_all(&v.to_le_bytes())?;
-            }
-        }
-    }
-    f.flush()
 }
 
 /// The name of an architecture's file: its id and a hash of its whole definition.
-pub fn file_id(arch: crate::models::ArchRef<'_>) -> String {
-    format!("{}-{:08x}", arch.id(), super::text::hash_str(&format!("{arch:?}")) as u32)
+pub fn file_id(arch: &dyn crate::family::Arch) -> String {
+    format!("{}-{:08x}", arch.id(), super::text::hash_str(&arch.definition()) as u32)
 }
 
 /// Gathers an architecture through the cache: read back when cached, else gathered and written
 /// (within the budget). The `bool` says whether it came from the cache.
 pub fn gather_cached(
-    arch: crate::models::ArchRef<'_>,
+    arch: &dyn crate::family::Arch,
     corpus: &super::text::Corpus,
     opts: &GatherOptions,
-    device: &Device,
+    device: &burn::tensor::Device,
     cache: Option<&Cache>,
 ) -> Result<(Gathered, bool), super::GatherError> {
     let id = file_id(arch);
     let start = std::time::Instant::now();
-    if let Some(mut g) = cache.and_then(|c| c.load(&id, device)) {
+    if let Some(mut g) = cache.and_then(|c| c.load(&id)) {
         g.seconds = start.elapsed().as_secs_f64();
         return Ok((g, true));
     }
     let g = super::gather(arch, corpus, opts, device)?;
     if let Some(c) = cache {
         // A cache that cannot be written is not an error: the inputs are in hand.
-        let _ = c.store(&id, &g);
+        let _ = c.store(&id, &g, &super::meta(arch, opts, &g));
     }
     Ok((g, false))
+}
+
+/// One key of the cache, for `lpzero cache info`.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyInfo {
+    /// The folder name.
+    pub name: String,
+    /// Files.
+    pub files: usize,
+    /// Bytes.
+    pub bytes: u64,
+    /// What it stands for, in one line.
+    pub summary: String,
+}
+
+/// What a cache root holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct CacheInfo {
+    /// Input files in all.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Per key.
+    pub keys: Vec<KeyInfo>,
+}
+
+/// Lists the keys under a cache root.
+pub fn info(root: &Path) -> std::io::Result<CacheInfo> {
+    let mut keys = vec![];
+    for dir in key_dirs(root) {
+        let entries: Vec<u64> = std::fs::read_dir(&dir)?.filter_map(Result::ok).filter(|e| e.file_name() != "key.json").filter_map(|e| e.metadata().ok()).map(|m| m.len()).collect();
+        let summary = std::fs::read_to_string(dir.join("key.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.as_object().map(|o| o.iter().map(|(k, v)| format!("{k} {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect::<Vec<_>>().join(", ")))
+            .unwrap_or_default();
+        keys.push(KeyInfo { name: dir.file_name().unwrap_or_default().to_string_lossy().into_owned(), files: entries.len(), bytes: entries.iter().sum(), summary });
+    }
+    keys.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(CacheInfo { files: keys.iter().map(|k| k.files).sum(), bytes: keys.iter().map(|k| k.bytes).sum(), keys })
+}
+
+/// Removes every key folder under a root (and the built-in benchmarks when `all`); returns how
+/// many folders were removed.
+pub fn clear(root: &Path, all: bool) -> std::io::Result<usize> {
+    let mut n = 0;
+    for dir in key_dirs(root) {
+        std::fs::remove_dir_all(&dir)?;
+        n += 1;
+    }
+    let bench = root.join("bench");
+    if all && bench.is_dir() {
+        std::fs::remove_dir_all(&bench)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Where gathered inputs are cached and how much disk they may take: what the front ends' cache
+/// flags (`--cache DIR`, `--no-cache`, `--cache-budget GIB`) say.
+#[derive(Clone, Debug)]
+pub struct CacheSettings {
+    /// The cache root [default: [`default_root`]].
+    pub root: Option<PathBuf>,
+    /// Whether to read and write cached inputs at all.
+    pub enabled: bool,
+    /// The byte budget over the whole root.
+    pub budget_bytes: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings { root: None, enabled: true, budget_bytes: 20 << 30 }
+    }
+}
+
+impl CacheSettings {
+    /// The cache root in use: the given one, else [`default_root`]. (Built-in benchmarks live
+    /// under it too, whether input caching is on or not.)
+    pub fn root(&self) -> Option<PathBuf> {
+        self.root.clone().or_else(default_root)
+    }
+
+    /// The cache for a family, gather options and corpus; `Ok(None)` when caching is off or no
+    /// root can be found.
+    pub fn open(&self, family: crate::family::FamilyRef, opts: &GatherOptions, corpus: &super::text::Corpus) -> std::io::Result<Option<Cache>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let Some(root) = self.root() else { return Ok(None) };
+        Cache::open(&root, family, opts, corpus, self.budget_bytes).map(Some).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", root.display())))
+    }
 }

@@ -1,59 +1,48 @@
 //! Gather: one forward and one backward pass of one architecture on one minibatch, turned into
-//! [`ProxyInputs`].
+//! [`ProxyInputs`]. The architecture's family ([`crate::family`]) supplies the parameter
+//! declarations, the minibatch and the forward pass; this stage runs them and reads out what the
+//! forward pass recorded. What each input holds for each family is documented with the family's
+//! model (`crate::family::<name>::model`); in general:
 //!
-//! What each input holds (both families):
-//! * `W`, `G`: the weight `[out, in]` of every linear layer of the blocks, in forward order
-//!   (FlexiBERT: query, key, value, attention output, the FFN layers; GPT-2: `c_attn` (q, k and v
-//!   fused), attention `c_proj`, `c_fc`, MLP `c_proj`), and its gradient.
+//! * `W`, `G`: the weight `[out, in]` of every linear layer of the blocks, in forward order, and
+//!   its gradient.
 //! * `A`, `GA`: the output of every FFN non-linearity `[batch, token, unit]` and the gradient of
 //!   the loss with respect to it.
 //! * `H`, `GH`: the per-head attention outputs (context before the output projection)
 //!   `[batch, head, token, dim]` of every attention layer, and their gradients.
 //! * `S`: the attention probabilities `[batch, head, query, key]` (after masking).
-//! * `J`: the gradient of the loss with respect to the input embeddings (the sum of token,
-//!   position and, for FlexiBERT, type embeddings, before anything else), one entry
-//!   `[batch, token, dim]`.
-//! * `P`: every parameter tensor, in name order.
+//! * `J`: the gradient of the loss with respect to the input embeddings (what enters the first
+//!   block, before anything else), one entry `[batch, token, dim]`.
+//! * `P`: every parameter tensor of the model, in name order (a family's loss head, group
+//!   `head`, is not part of the model).
 //!
-//! FlexiBERT at `--fidelity reference` (`models::flexibert_reference`) has layers that are not
-//! attention; every layer still gives one entry of `H`, `GH` and `S`, so the counts per
-//! alignment hold:
-//! * SA-SDP, SA-WMA: as above (`H` the per-head context, `S` the probabilities, no mask).
-//! * LT-DFT, LT-DCT: `H` is the per-head transform `[batch, head, token, dim]`, the mixer's
-//!   output before the heads are merged (it is the layer's `m`, as LT has no output block);
-//!   `S` is the softmax over `dim` of that transform, `[batch, head, token, dim]`, which the
-//!   reference computed, discarded, and hooked as its `softmax` input. (The reference's `head`
-//!   input hooked the input projection instead of the transform.)
-//! * DSC: `H` is what enters the output dense, split per head `[batch, 2h', token, dim]`: the h'
-//!   attention heads, then the h' dynamic-convolution heads; `S` is the attention branch's
-//!   probabilities `[batch, h', query, key]` (the dynamic kernels' softmax is not included, as in
-//!   the reference).
-//! * `W`/`G` hold every dense layer of the blocks in forward order: the mixer's (query, key,
-//!   value and WMA's square matrix; LT's input projection; DSC's query, key, value,
-//!   `conv_kernel`, `conv_out`), the output dense of SA and DSC, then the FFN layers. DSC's
-//!   depthwise and pointwise convolution kernels are not dense layers and appear only in `P`.
-//!
-//! The loss: GPT-2, mean next-token cross entropy through the adaptive softmax; FlexiBERT (both
-//! fidelities), mean masked-language-model cross entropy through a head tied to the word
-//! embeddings. (The reference back-propagated the sum of FlexiBERT's last hidden states, which
-//! the final LayerNorm makes exactly zero.) Dropout is
-//! off; parameters are drawn from a seed derived from the run's seed and the architecture id,
-//! so gathering is deterministic.
+//! The loss is the family's training objective (next-token or masked-token cross entropy).
+//! Dropout is off; parameters are drawn from a seed derived from the run's seed and the
+//! architecture id, so gathering is deterministic.
 
 pub mod cache;
-pub mod parallel;
+pub mod score;
+pub mod source;
+
 pub mod synthetic;
 pub mod text;
 
 use crate::device::DeviceKind;
 use crate::eval::{InputError, ProxyInputs, TensorEntry};
+use crate::family::Arch;
 use crate::lang::table::InputId;
 use crate::models::nn::Recorder;
 use crate::models::params::ParamStore;
-use crate::models::{self, flexibert, flexibert_reference, gpt2, ArchRef, Fidelity, ModelError};
+use crate::models::{Fidelity, ModelError};
 use burn::tensor::{Device, Tensor};
 use std::time::Instant;
 use text::{Corpus, TextError};
+
+/// The version of what a gather computes. Bump it with every change that can alter gathered
+/// numbers (a model, the minibatch, the tokenizer, the recorder, initialisation): the input
+/// cache keys on it, so inputs gathered before the change are never read back after it, and
+/// `tests/gather_fingerprint.rs` fails when a fingerprint moves without a bump.
+pub const GATHER_VERSION: u32 = 2;
 
 /// How to gather.
 #[derive(Clone, Debug)]
@@ -72,13 +61,10 @@ pub struct GatherOptions {
 }
 
 impl GatherOptions {
-    /// The defaults for a family: small enough for a few seconds per architecture on 2 CPU
-    /// cores. The paper used 128 × 512 (FlexiBERT) and 16 × 192 (GPT-2).
-    pub fn defaults(family: crate::bench::Family) -> Self {
-        let (batch, seq_len) = match family {
-            crate::bench::Family::Flexibert => (8, 128),
-            crate::bench::Family::Gpt2 => (4, 128),
-        };
+    /// The defaults for a family ([`crate::family::Family::default_minibatch`]): small enough
+    /// for a few seconds per architecture on 2 CPU cores.
+    pub fn defaults(family: crate::family::FamilyRef) -> Self {
+        let (batch, seq_len) = family.default_minibatch();
         GatherOptions { batch, seq_len, seed: 0, fidelity: Fidelity::Trained, device: DeviceKind::DEFAULT }
     }
 }
@@ -147,8 +133,15 @@ pub fn arch_seed(seed: u64, id: &str) -> u64 {
     text::hash_str(id) ^ seed.wrapping_mul(0x9E3779B97F4A7C15)
 }
 
+/// Copies a tensor of any rank to the host as a proxy-input entry.
+pub fn host_entry<const D: usize>(t: Tensor<D>) -> TensorEntry {
+    let shape = t.dims().to_vec();
+    let data: Vec<f32> = t.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32 just before");
+    TensorEntry { data: data.into(), shape }
+}
+
 fn entry<const D: usize>(t: Tensor<D>) -> TensorEntry {
-    TensorEntry::new(t.inner())
+    host_entry(t.inner())
 }
 
 /// Recorded activations and the gradients their probes received (zeros where none arrived).
@@ -160,57 +153,46 @@ fn values_and_gradients<const D: usize>(
         .iter()
         .map(|(value, probe)| {
             let grad = probe.as_ref().and_then(|p| p.grad(grads)).unwrap_or_else(|| value.clone().inner().zeros_like());
-            (entry(value.clone()), TensorEntry::new(grad))
+            (entry(value.clone()), host_entry(grad))
         })
         .unzip()
 }
 
 /// Gathers the proxy inputs of one architecture on a device (an autodiff device is derived
 /// from it).
-pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: &Device) -> Result<Gathered, GatherError> {
+pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &Device) -> Result<Gathered, GatherError> {
     let start = Instant::now();
-    let specs = models::spec(arch, opts.fidelity)?;
+    let family = arch.family();
+    if !family.supports(opts.fidelity) {
+        return Err(GatherError::Config(format!("--fidelity reference: {} has one kind of network (trained)", family.title())));
+    }
+    if opts.seq_len > arch.positions() {
+        return Err(GatherError::Config(format!("--seq-len {} exceeds the model's {} positions", opts.seq_len, arch.positions())));
+    }
+    let specs = arch.spec(opts.fidelity)?;
     let ad = device.clone().autodiff();
     let store = ParamStore::build(&specs, arch_seed(opts.seed, &arch.id()), &ad);
     let mut phases = GatherPhases { init: start.elapsed().as_secs_f64(), ..GatherPhases::default() };
     let mut lap = Instant::now();
     let mut rec = Recorder::on();
-    let loss = match arch {
-        ArchRef::Flexi(a) => {
-            if opts.seq_len > flexibert::MAX_POSITIONS {
-                return Err(GatherError::Config(format!("--seq-len {} exceeds FlexiBERT's {} positions", opts.seq_len, flexibert::MAX_POSITIONS)));
-            }
-            let batch = text::mlm_batch(corpus, opts.batch, opts.seq_len, opts.seed)?;
-            match opts.fidelity {
-                Fidelity::Trained => flexibert::forward(&store, a, &batch, &mut rec),
-                Fidelity::Reference => flexibert_reference::forward(&store, a, &batch, &mut rec)?,
-            }
-        }
-        ArchRef::Gpt2(a) => {
-            if opts.seq_len > a.tgt_len {
-                return Err(GatherError::Config(format!("--seq-len {} exceeds the model's {} positions", opts.seq_len, a.tgt_len)));
-            }
-            let batch = text::lm_batch(corpus, opts.batch, opts.seq_len)?;
-            if let Some(&id) = batch.ids.iter().chain(&batch.targets).find(|&&id| id as usize >= a.n_token) {
-                return Err(TextError::OutOfVocabulary { id, vocab: a.n_token }.into());
-            }
-            gpt2::forward(&store, a, &batch, &mut rec)
-        }
-    };
+    let batch = family.gather_batch(corpus, opts.batch, opts.seq_len, opts.seed)?;
+    if let Some(id) = batch.ids().find(|&id| id as usize >= arch.vocab()) {
+        return Err(TextError::OutOfVocabulary { id, vocab: arch.vocab() }.into());
+    }
+    let loss = arch.loss(&store, &batch, &mut rec, opts.fidelity)?;
     let loss_value = loss.clone().inner().into_scalar::<f64>();
     phases.forward = lap.elapsed().as_secs_f64();
     lap = Instant::now();
     let grads = loss.backward();
     phases.backward = lap.elapsed().as_secs_f64();
     lap = Instant::now();
-    let inner = device.clone();
-    let mut inputs = ProxyInputs::new(inner);
+    let mut inputs = ProxyInputs::new();
     let (mut w, mut g) = (vec![], vec![]);
     for name in &rec.linear {
         let t = store.matrix(name);
         let grad = t.grad(&grads).unwrap_or_else(|| t.clone().inner().zeros_like());
         w.push(entry(t));
-        g.push(TensorEntry::new(grad));
+        g.push(host_entry(grad));
     }
     inputs.insert(InputId::W, w)?;
     inputs.insert(InputId::G, g)?;
@@ -225,18 +207,34 @@ pub fn gather(arch: ArchRef<'_>, corpus: &Corpus, opts: &GatherOptions, device: 
         let (_, j) = values_and_gradients(std::slice::from_ref(recorded), &grads);
         inputs.insert(InputId::J, j)?;
     }
-    // P: the model's own parameters; the MLM loss head of FlexiBERT is not part of the encoder.
+    // P: the model's own parameters; a loss head (group `head`) is not part of the model.
     let own: std::collections::HashSet<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
     let params: Vec<TensorEntry> = store
         .iter()
         .filter(|(name, _, _)| own.contains(name))
         .map(|(_, t, shape)| {
             let n: usize = shape.iter().product();
-            TensorEntry { data: TensorEntry::new(t.clone().inner().reshape([n])).data, shape: shape.to_vec() }
+            TensorEntry { data: host_entry(t.clone().inner().reshape([n])).data, shape: shape.to_vec() }
         })
         .collect();
     let numel = params.iter().map(TensorEntry::numel).sum();
     inputs.insert(InputId::P, params)?;
     phases.extract = lap.elapsed().as_secs_f64();
     Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases })
+}
+
+/// The metadata an inputs file of a gather carries ([`crate::eval::file`]).
+pub fn meta(arch: &dyn Arch, opts: &GatherOptions, g: &Gathered) -> crate::eval::file::InputsMeta {
+    crate::eval::file::InputsMeta {
+        arch: arch.id(),
+        family: Some(arch.family().name().to_owned()),
+        framework: Some(format!("lpzero {} ({})", env!("CARGO_PKG_VERSION"), opts.device.name())),
+        batch: Some(opts.batch),
+        seq_len: Some(opts.seq_len),
+        seed: Some(opts.seed),
+        loss: Some(g.loss),
+        params: Some(g.params as u64),
+        gather_seconds: Some(g.seconds),
+        ..Default::default()
+    }
 }

@@ -1,23 +1,13 @@
-//! The minibatch: real text, tokenised by GPT-2's byte-level BPE (the `r50k_base` ranks that
-//! ship inside the `tiktoken-rs` crate), the same for every architecture of a benchmark.
-//!
-//! * GPT-2: the BPE ids as they are (vocabulary 50257 ≤ the benchmark's 50264). The token
-//!   stream is cut into `batch` consecutive segments of `len + 1` tokens; inputs are the first
-//!   `len`, targets the next-token shift.
-//! * FlexiBERT: the benchmark's vocabulary is BERT's 30522 WordPiece ids, whose vocabulary file
-//!   cannot be shipped here. Each BPE id `x` becomes `x + 999` when that is below 30522 (above
-//!   the special ids `[PAD]` 0, `[UNK]` 100, `[CLS]` 101, `[SEP]` 102, `[MASK]` 103), else
-//!   `[UNK]`. Sequences are the corpus's non-empty lines, as `[CLS] tokens [SEP]`, truncated
-//!   and padded to `len`; 15% of the real tokens (at least one per sequence) are replaced by
-//!   `[MASK]` for the masked-language-model loss, chosen by the seed.
-//!
-//! A randomly initialised network does not know which id means which word, so the remapping
-//! keeps what matters at initialisation: token frequencies, sequence structure and padding.
+//! Text and token streams: a corpus (real text tokenised by GPT-2's byte-level BPE, the
+//! `r50k_base` ranks that ship inside the `tiktoken-rs` crate, or lpzero's built-in grammar with
+//! its lexicon), and the causal-LM minibatches made from a token stream, the same for every
+//! architecture: the gather's (`batch` consecutive segments of `len + 1` tokens; inputs the first
+//! `len`, targets the next-token shift) and `bench build`'s (seeded random windows per training
+//! step, consecutive windows for validation). A family whose tokens or objective differ makes its
+//! own from these (`crate::family`).
 
-use crate::models::flexibert::MlmBatch;
-use crate::models::gpt2::LmBatch;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use crate::models::batch::LmBatch;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use fnv::fnv64;
 
@@ -75,7 +65,7 @@ pub enum TextError {
         vocab: usize,
     },
     /// Batch size or sequence length is zero (or too short for `[CLS] … [SEP]`).
-    #[error("batch size and sequence length must be positive (and the sequence length at least 3 for FlexiBERT)")]
+    #[error("batch size and sequence length must be positive (and the sequence length at least 3 for a masked-LM minibatch)")]
     Empty,
 }
 
@@ -140,12 +130,12 @@ impl Corpus {
     }
 }
 
-/// The next-token minibatch of GPT-2.
-pub fn lm_batch(corpus: &Corpus, batch: usize, len: usize) -> Result<LmBatch, TextError> {
+/// The gather's next-token minibatch: `batch` consecutive segments of `len + 1` tokens of the
+/// stream.
+pub fn lm_batch(tokens: &[u32], batch: usize, len: usize) -> Result<LmBatch, TextError> {
     if batch == 0 || len == 0 {
         return Err(TextError::Empty);
     }
-    let tokens = corpus.tokens()?;
     let need = batch * (len + 1);
     if tokens.len() < need {
         return Err(TextError::TooShort { have: tokens.len(), need, batch, len });
@@ -159,78 +149,39 @@ pub fn lm_batch(corpus: &Corpus, batch: usize, len: usize) -> Result<LmBatch, Te
     Ok(LmBatch { batch, len, ids, targets })
 }
 
-/// Maps a GPT-2 BPE id into BERT's id range (see the module documentation).
-pub fn bert_id(bpe: u32) -> u32 {
-    let id = bpe + 999;
-    if id < crate::models::flexibert::VOCAB as u32 {
-        id
-    } else {
-        bert_ids::UNK
-    }
+/// The seed of training step `step` of a build with seed `seed` (every architecture of a build
+/// sees the same minibatches).
+pub fn step_seed(seed: u64, step: usize) -> u64 {
+    seed.wrapping_mul(0x2545F4914F6CDD1D) ^ (step as u64 + 1).wrapping_mul(0x9E3779B97F4A7C15)
 }
 
-/// The masked-language-model minibatch of FlexiBERT.
-pub fn mlm_batch(corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result<MlmBatch, TextError> {
-    if batch == 0 || len < 3 {
-        return Err(TextError::Empty);
+/// The causal training minibatch of step `step`: `batch` windows of `len + 1` tokens at offsets
+/// drawn from (seed, step).
+pub fn causal_train_batch(tokens: &[u32], batch: usize, len: usize, seed: u64, step: usize) -> LmBatch {
+    let mut rng = ChaCha8Rng::seed_from_u64(step_seed(seed, step));
+    let last = tokens.len() - (len + 1);
+    let (mut ids, mut targets) = (Vec::with_capacity(batch * len), Vec::with_capacity(batch * len));
+    for _ in 0..batch {
+        let o = rng.random_range(0..=last);
+        ids.extend_from_slice(&tokens[o..o + len]);
+        targets.extend_from_slice(&tokens[o + 1..o + len + 1]);
     }
-    if corpus.tokenizer != Tokenizer::Bpe {
-        return Err(TextError::Tokenize("FlexiBERT minibatches need BPE text (the built-in grammar is for GPT-2 benchmarks)".into()));
-    }
-    let bpe = tiktoken_rs::r50k_base_singleton();
-    // Each non-empty line (a paragraph; WikiText headings `= … =` skipped) gives one sequence per
-    // `len − 2` tokens; a short line is padded.
-    let mut sequences: Vec<Vec<u32>> = vec![];
-    for line in corpus.text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('=')) {
-        let tokens: Vec<u32> = bpe.encode_ordinary(line).into_iter().map(bert_id).collect();
-        sequences.extend(tokens.chunks(len - 2).map(<[u32]>::to_vec));
-        if sequences.len() >= batch {
-            break;
-        }
-    }
-    if sequences.len() < batch {
-        return Err(TextError::TooFewSequences { have: sequences.len(), batch, len });
-    }
-    sequences.truncate(batch);
-    mlm_rows(&sequences, len, seed)
+    LmBatch { batch, len, ids, targets }
 }
 
-/// A masked-language-model minibatch of token rows (BERT ids, each at most `len − 2` long and
-/// not empty): each row becomes `[CLS] row [SEP]`, padded to `len`, and 15% of its word tokens
-/// (at least one) are replaced by `[MASK]`, chosen by a generator seeded with `seed`.
-pub fn mlm_rows(rows: &[Vec<u32>], len: usize, seed: u64) -> Result<MlmBatch, TextError> {
-    if rows.is_empty() || len < 3 || rows.iter().any(|r| r.is_empty() || r.len() > len - 2) {
-        return Err(TextError::Empty);
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut ids, mut attention, mut masked, mut targets) = (vec![], vec![], vec![], vec![]);
-    for (b, tokens) in rows.iter().enumerate() {
-        let mut row: Vec<u32> = vec![bert_ids::CLS];
-        row.extend_from_slice(tokens);
-        row.push(bert_ids::SEP);
-        let real = row.len();
-        // Mask 15% of the word tokens (not [CLS]/[SEP]), at least one.
-        let mut candidates: Vec<usize> = (1..real - 1).collect();
-        candidates.shuffle(&mut rng);
-        let k = ((candidates.len() as f64 * 0.15).round() as usize).max(1).min(candidates.len());
-        let mut chosen = candidates[..k].to_vec();
-        chosen.sort_unstable();
-        for &t in &chosen {
-            masked.push(b * len + t);
-            targets.push(row[t]);
-            row[t] = bert_ids::MASK;
-        }
-        row.resize(len, bert_ids::PAD);
-        attention.extend((0..len).map(|t| u8::from(t < real)));
-        ids.extend(row);
-    }
-    Ok(MlmBatch { batch: rows.len(), len, ids, attention, masked, targets })
-}
-
-/// The BERT ids of a corpus for FlexiBERT: GPT-2 BPE ids mapped by [`bert_id`] (the built-in
-/// grammar's text is BPE-tokenised here too).
-pub fn bert_stream(corpus: &Corpus) -> Vec<u32> {
-    tiktoken_rs::r50k_base_singleton().encode_ordinary(&corpus.text).into_iter().map(bert_id).collect()
+/// The causal validation minibatches: consecutive windows of `len + 1` tokens, `batch` per
+/// minibatch, the first `sequences` windows.
+pub fn causal_valid_batches(tokens: &[u32], sequences: usize, batch: usize, len: usize) -> Vec<LmBatch> {
+    let windows: Vec<&[u32]> = tokens.chunks_exact(len + 1).take(sequences).collect();
+    windows
+        .chunks(batch.max(1))
+        .map(|group| LmBatch {
+            batch: group.len(),
+            len,
+            ids: group.iter().flat_map(|w| w[..len].iter().copied()).collect(),
+            targets: group.iter().flat_map(|w| w[1..].iter().copied()).collect(),
+        })
+        .collect()
 }
 
 /// FNV-1a, a small stable hash for identities (not for security).
@@ -256,34 +207,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gpt2_batch_is_the_stream_and_its_shift() {
+    fn causal_batch_is_the_stream_and_its_shift() {
         let c = Corpus::builtin();
         let tokens = c.tokens().unwrap();
-        let b = lm_batch(&c, 2, 8).unwrap();
+        let b = lm_batch(&tokens, 2, 8).unwrap();
         assert_eq!(&b.ids[..8], &tokens[..8]);
         assert_eq!(&b.targets[..8], &tokens[1..9]);
         assert_eq!(&b.ids[8..], &tokens[9..17]);
-        assert!(matches!(lm_batch(&c, 100, 192), Err(TextError::TooShort { .. })));
-    }
-
-    #[test]
-    fn mlm_batch_has_cls_sep_padding_and_masks() {
-        let c = Corpus::builtin();
-        let b = mlm_batch(&c, 3, 64, 7).unwrap();
-        assert_eq!(b.ids.len(), 3 * 64);
-        for row in 0..3 {
-            assert_eq!(b.ids[row * 64], bert_ids::CLS);
-            let real = b.attention[row * 64..(row + 1) * 64].iter().filter(|&&m| m == 1).count();
-            assert!(b.ids[row * 64..row * 64 + real].contains(&bert_ids::SEP) || real == 64);
-            assert!(b.ids[row * 64 + real..(row + 1) * 64].iter().all(|&i| i == bert_ids::PAD));
-        }
-        assert!(!b.masked.is_empty());
-        for (&pos, &target) in b.masked.iter().zip(&b.targets) {
-            assert_eq!(b.ids[pos], bert_ids::MASK);
-            assert!(target > bert_ids::MASK && (target as usize) < crate::models::flexibert::VOCAB || target == bert_ids::UNK);
-        }
-        // Deterministic in the seed.
-        assert_eq!(b, mlm_batch(&c, 3, 64, 7).unwrap());
-        assert_ne!(b.masked, mlm_batch(&c, 3, 64, 8).unwrap().masked);
+        assert!(matches!(lm_batch(&tokens, 100, 192), Err(TextError::TooShort { .. })));
     }
 }

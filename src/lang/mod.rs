@@ -10,6 +10,7 @@ pub mod build;
 pub mod check;
 pub mod diagnostic;
 pub mod lint;
+pub mod load;
 pub mod parse;
 pub mod print;
 pub mod stdlib;

@@ -1,141 +1,126 @@
-//! Ranking: score every architecture of a benchmark with every requested proxy, on inputs
-//! gathered once per architecture, and correlate with ground truth beside the baselines.
+//! Ranking: fetch each architecture's inputs once, score every requested proxy on them, and
+//! correlate the scores with ground truth beside the architecture-only baselines, into one
+//! serialisable [`RankReport`]: what `rank --format json` prints, what `rank --out` writes as
+//! `summary.json`, what `lpzero merge` combines, and what the Python package returns.
 
 pub mod plot;
+pub mod reference;
 
-use crate::bench::Benchmark;
 use crate::eval::Interpreter;
-use crate::gather::{self, text::Corpus, GatherError, GatherOptions};
+use crate::lang::table::InputId;
 use crate::lang::Proxy;
-use crate::models::{self, Fidelity, ModelError};
-use crate::stats::{correlate, Correlation};
-use burn::tensor::Device;
-use serde::Serialize;
-use std::sync::atomic::AtomicBool;
+use crate::progress::Progress;
+use crate::source::{Source, SourceError, SourceInfo};
+use crate::stats::{correlate, correlate_top, Correlation};
+use crate::stop::Stop;
+use reference::Comparison;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// An architecture-only predictor, always reported beside a proxy.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     /// What it is.
-    pub name: &'static str,
+    pub name: String,
     /// Its value per architecture (higher predicts better).
     pub scores: Vec<f64>,
 }
 
-/// The baselines of a benchmark: parameter counts, depth, and the best architecture-only
-/// ordering (FlexiBERT: layers, ties broken by hidden size; GPT-2: non-embedding parameters).
-pub fn baselines(bench: &Benchmark, fidelity: Fidelity) -> Result<Vec<Baseline>, ModelError> {
-    let archs = models::archs(bench);
-    let mut counts = vec![];
-    for a in &archs {
-        counts.push(models::count(*a, fidelity)?);
+impl Baseline {
+    /// A baseline named `name`.
+    pub fn new(name: &str, scores: Vec<f64>) -> Baseline {
+        Baseline { name: name.to_owned(), scores }
     }
-    let field = |name: &str| counts.iter().map(|c| c.fields.iter().find(|(k, _)| *k == name).map(|(_, v)| *v as f64).unwrap_or(0.0)).collect::<Vec<_>>();
-    let layers: Vec<f64> = archs.iter().map(|a| a.layers() as f64).collect();
-    Ok(match bench {
-        Benchmark::Flexibert { archs: fa, .. } => vec![
-            Baseline { name: "params (total)", scores: field("total") },
-            Baseline { name: "params (non-embedding)", scores: field("nonembedding") },
-            Baseline { name: "layers", scores: layers.clone() },
-            Baseline {
-                name: "layers, then hidden size",
-                scores: fa.iter().map(|a| a.layers.len() as f64 * 1e4 + a.hidden_size as f64).collect(),
-            },
-        ],
-        Benchmark::Gpt2 { .. } => {
-            let (attn, ffn) = (field("Attn"), field("FFN"));
-            vec![
-                Baseline { name: "params (total)", scores: field("total") },
-                Baseline { name: "params (non-embedding)", scores: field("nonembedding") },
-                Baseline { name: "params (decoder: attention + FFN)", scores: attn.iter().zip(&ffn).map(|(a, f)| a + f).collect() },
-                Baseline { name: "layers", scores: layers },
-            ]
-        }
-    })
 }
 
-/// One proxy's result on a benchmark.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProxyResult {
+/// The fractions of the best architectures (by ground truth) that the report also correlates
+/// on, in percent (the reference's top-10/30/50% report).
+pub const TOP_PERCENT: [u32; 3] = [10, 30, 50];
+
+/// One proxy's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProxyReport {
     /// The proxy's name.
-    pub name: String,
+    pub proxy: String,
     /// Its canonical text.
     pub text: String,
-    /// Score per architecture (`None` = invalid there), in the order of `RankResult::ids`.
-    pub scores: Vec<Option<f64>>,
-    /// Why it was invalid, per architecture.
-    #[serde(skip)]
-    pub reasons: Vec<Option<String>>,
-    /// Correlation with ground truth.
+    /// Correlation with ground truth over the architectures where it is valid.
+    #[serde(flatten)]
     pub correlation: Correlation,
-    /// Seconds spent evaluating it (gathering excluded).
-    pub seconds: f64,
+    /// Seconds spent evaluating it (fetching excluded).
+    pub eval_seconds: f64,
+    /// The correlations on the best 10, 30 and 50 % of architectures by ground truth.
+    pub top_percent: BTreeMap<String, Correlation>,
+    /// The reference implementation's values of the same measure, where published.
+    pub reference: Option<Comparison>,
+    /// Score per architecture (`None`: invalid there), in the order of [`RankReport::ids`].
+    pub scores: Vec<Option<f64>>,
+    /// Why it is invalid, per architecture.
+    pub invalid: Vec<Option<String>>,
+}
+
+/// One baseline's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineReport {
+    /// What it is.
+    pub baseline: String,
+    /// Its correlation with ground truth.
+    #[serde(flatten)]
+    pub correlation: Correlation,
+    /// Its value per architecture.
+    pub scores: Vec<f64>,
 }
 
 /// The result of ranking.
-#[derive(Clone, Debug, Serialize)]
-pub struct RankResult {
-    /// Architecture ids, in the order scored.
-    pub ids: Vec<String>,
-    /// Ground truth for those ids.
-    pub truth: Vec<f64>,
-    /// One result per proxy.
-    pub proxies: Vec<ProxyResult>,
-    /// Baselines on the same architectures, with their correlations.
-    pub baselines: Vec<(Baseline, Correlation)>,
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RankReport {
+    /// What was ranked, and how its inputs were made.
+    pub source: SourceInfo,
+    /// Architectures scored.
+    pub architectures: usize,
+    /// True when the run was stopped and covers only the architectures scored so far.
+    pub interrupted: bool,
     /// Seconds spent gathering (or reading cached inputs), in all.
     pub gather_seconds: f64,
-    /// Architectures whose inputs came from the cache.
+    /// Architectures whose inputs came from a cache.
     pub cached: usize,
-    /// True when the run was interrupted and covers only the architectures scored so far.
-    pub interrupted: bool,
+    /// Architecture ids, in the order scored.
+    pub ids: Vec<String>,
+    /// Ground truth for those ids (higher is better).
+    pub truth: Vec<f64>,
+    /// One result per proxy.
+    pub proxies: Vec<ProxyReport>,
+    /// The baselines on the same architectures.
+    pub baselines: Vec<BaselineReport>,
 }
 
-/// Which architectures to rank: all, or a seeded sample of `n`.
-pub fn select(total: usize, n: Option<usize>, seed: u64) -> Vec<usize> {
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
-    let mut idx: Vec<usize> = (0..total).collect();
-    if let Some(n) = n.filter(|&n| n < total) {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-        idx.shuffle(&mut rng);
-        idx.truncate(n);
-        idx.sort_unstable();
-    }
-    idx
+/// The inputs a set of proxies reads (what a gather must record).
+pub fn inputs_read(proxies: &[Proxy]) -> Vec<InputId> {
+    let mut need: Vec<InputId> = proxies.iter().flat_map(|p| p.typed.inputs()).collect();
+    need.sort();
+    need.dedup();
+    need
 }
 
-/// Gathers each selected architecture once (or reads it from `cache`) and scores every proxy
-/// on it. `progress` is called after each architecture; `stop` ends the loop early (the result
-/// says so).
-#[allow(clippy::too_many_arguments)]
-pub fn rank(
-    bench: &Benchmark,
-    proxies: &[Proxy],
-    selected: &[usize],
-    corpus: &Corpus,
-    opts: &GatherOptions,
-    device: &Device,
-    cache: Option<&crate::gather::cache::Cache>,
-    stop: &AtomicBool,
-    mut progress: impl FnMut(usize, &str),
-) -> Result<RankResult, GatherError> {
-    let archs = models::archs(bench);
-    let truth_all = bench.quality();
+/// Fetches each architecture of `source` once and scores every proxy on it; `progress` hears
+/// of each architecture, `stop` ends the loop early (the report says so). The first error
+/// fetching an architecture ends the run.
+pub fn rank(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<RankReport, SourceError> {
+    let need = inputs_read(proxies);
     let (mut ids, mut truth) = (vec![], vec![]);
     let mut scores = vec![vec![]; proxies.len()];
-    let mut reasons = vec![vec![]; proxies.len()];
+    let mut invalid = vec![vec![]; proxies.len()];
     let mut seconds = vec![0.0; proxies.len()];
     let mut gather_seconds = 0.0;
     let mut cached = 0;
-    // Gather and score one architecture (on a worker thread when several run at once).
-    // Per architecture: gather seconds, whether it came from the cache, and per proxy its score
-    // (or why it has none) with the seconds it took.
+    // Per architecture: fetch seconds, whether it came from a cache, and per proxy its score (or
+    // why it has none) with the seconds it took. Computed on worker threads when the source
+    // fetches several at once.
     type Scored = (f64, bool, Vec<(Result<f64, crate::eval::Invalid>, f64)>);
-    let work = |k: usize| -> Result<Scored, GatherError> {
-        let (g, hit) = gather::cache::gather_cached(archs[selected[k]], corpus, opts, device, cache)?;
-        let mut interp = Interpreter::new(&g.inputs);
+    let work = |k: usize| -> Result<Scored, SourceError> {
+        let f = source.fetch(k, &need)?;
+        let mut interp = Interpreter::new(&f.inputs);
         let results = proxies
             .iter()
             .map(|p| {
@@ -144,44 +129,96 @@ pub fn rank(
                 (r, t.elapsed().as_secs_f64())
             })
             .collect();
-        Ok((g.seconds, hit, results))
+        Ok((f.seconds, f.cached, results))
     };
-    let done = gather::parallel::ordered(selected.len(), opts.device.gather_jobs(), stop, work, |done, r| {
+    progress.start("architectures", source.len());
+    let done = crate::parallel::ordered(source.len(), source.parallelism(), stop.flag(), work, |k, r| {
         let (g_seconds, hit, results) = r?;
-        let i = selected[done];
         cached += hit as usize;
         gather_seconds += g_seconds;
-        for (k, (r, s)) in results.into_iter().enumerate() {
-            seconds[k] += s;
-            reasons[k].push(r.as_ref().err().map(|e| e.reason.clone()));
-            scores[k].push(r.ok());
+        for (p, (r, s)) in results.into_iter().enumerate() {
+            seconds[p] += s;
+            invalid[p].push(r.as_ref().err().map(|e| e.reason.clone()));
+            scores[p].push(r.ok());
         }
-        ids.push(archs[i].id());
-        truth.push(truth_all[i]);
-        progress(done + 1, &archs[i].id());
-        Ok::<(), GatherError>(())
-    })?;
-    let interrupted = done < selected.len();
+        let id = source.id(k);
+        progress.advance(k + 1, &id);
+        ids.push(id);
+        truth.push(source.truth(k));
+        Ok::<(), SourceError>(())
+    });
+    progress.finish();
+    let done = done?;
+    let reference = source.reference();
     let proxies = proxies
         .iter()
         .enumerate()
-        .map(|(k, p)| ProxyResult {
-            name: p.name.clone(),
-            text: p.text(),
-            correlation: correlate(&scores[k], &truth),
-            scores: std::mem::take(&mut scores[k]),
-            reasons: std::mem::take(&mut reasons[k]),
-            seconds: seconds[k],
+        .map(|(p, proxy)| {
+            let s = std::mem::take(&mut scores[p]);
+            ProxyReport {
+                proxy: proxy.name.clone(),
+                text: proxy.text(),
+                correlation: correlate(&s, &truth),
+                eval_seconds: seconds[p],
+                top_percent: TOP_PERCENT.iter().map(|&pct| (pct.to_string(), correlate_top(&s, &truth, pct as f64 / 100.0))).collect(),
+                reference: reference.and_then(|r| r.compare(&proxy.name, &ids, &truth, &s)),
+                scores: s,
+                invalid: std::mem::take(&mut invalid[p]),
+            }
         })
         .collect();
-    let scored: Vec<usize> = selected[..ids.len()].to_vec();
-    let baselines = baselines(bench, opts.fidelity)?
+    let baselines = source
+        .baselines()
         .into_iter()
         .map(|b| {
-            let s: Vec<f64> = scored.iter().map(|&i| b.scores[i]).collect();
+            let s: Vec<f64> = b.scores[..done].to_vec();
             let c = correlate(&s.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &truth);
-            (Baseline { name: b.name, scores: s }, c)
+            BaselineReport { baseline: b.name, correlation: c, scores: s }
         })
         .collect();
-    Ok(RankResult { ids, truth, proxies, baselines, gather_seconds, cached, interrupted })
+    Ok(RankReport { source: source.info(), architectures: ids.len(), interrupted: done < source.len(), gather_seconds, cached, ids, truth, proxies, baselines })
+}
+
+impl RankReport {
+    /// Per-architecture scores as CSV: `id,truth`, one column per proxy (empty where invalid),
+    /// then one per baseline.
+    pub fn scores_csv(&self) -> String {
+        let mut csv = String::from("id,truth");
+        for p in &self.proxies {
+            csv.push(',');
+            csv.push_str(&p.proxy.replace(',', ";"));
+        }
+        for b in &self.baselines {
+            csv.push(',');
+            csv.push_str(&b.baseline.replace(',', ";"));
+        }
+        csv.push('\n');
+        for (i, id) in self.ids.iter().enumerate() {
+            csv.push_str(&format!("{id},{}", self.truth[i]));
+            for p in &self.proxies {
+                csv.push(',');
+                if let Some(v) = p.scores[i] {
+                    csv.push_str(&v.to_string());
+                }
+            }
+            for b in &self.baselines {
+                csv.push_str(&format!(",{}", b.scores[i]));
+            }
+            csv.push('\n');
+        }
+        csv
+    }
+
+    /// Writes `summary.json` (this report), `scores.csv` and one rank scatter plot per proxy
+    /// (`plots/<name>.svg`) into `dir`, each file atomically.
+    pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir.join("plots"))?;
+        crate::fsutil::write_atomic(&dir.join("scores.csv"), self.scores_csv().as_bytes())?;
+        for p in &self.proxies {
+            let file: String = p.proxy.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+            let svg = plot::rank_scatter(&p.proxy, &p.scores, &self.truth, &p.correlation);
+            crate::fsutil::write_atomic(&dir.join("plots").join(format!("{file}.svg")), svg.as_bytes())?;
+        }
+        crate::fsutil::write_atomic(&dir.join("summary.json"), serde_json::to_string_pretty(self).expect("the report serialises").as_bytes())
+    }
 }

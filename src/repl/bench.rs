@@ -1,30 +1,33 @@
 //! The REPL's loaded benchmark: a seeded sample of architectures gathered once (through the disk
-//! cache) and kept in memory, so a new expression is scored on all of them in seconds.
+//! cache) and kept in memory, so a new expression is scored on all of them in seconds. It is the
+//! library's [`GatherSource`] (so `:bench builtin:tiny` resolves and builds like `--bench`),
+//! sampled and fetched with the library's search-set loader.
 
-use crate::bench::{Benchmark, Family};
 use crate::eval::{Interpreter, Invalid, ProxyInputs};
-use crate::gather::{cache::Cache, text::Corpus, GatherOptions};
+use crate::gather::cache::CacheSettings;
+use crate::gather::source::GatherSpec;
+use crate::gather::GatherOptions;
 use crate::lang::check::Typed;
+use crate::progress::Progress;
 use crate::rank::Baseline;
+use crate::source::{Source, Subset};
 use crate::stats::{correlate, Correlation};
+use crate::stop::Stop;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Opens the input cache for a benchmark family, gather options and corpus (`None` when off).
-pub type OpenCache = Box<dyn Fn(Family, &GatherOptions, &Corpus) -> Option<Cache>>;
-
-/// How the REPL gathers a benchmark's inputs: the model and minibatch settings and the cache.
-/// The command line fills it from its flags.
+/// How the REPL gathers a benchmark's inputs: the model and minibatch flags (its `bench` is
+/// replaced by each `:bench PATH`), the seed of parameters, masking and the sample, and the
+/// cache.
+#[derive(Clone, Debug)]
 pub struct GatherSettings {
+    /// The gather flags.
+    pub spec: GatherSpec,
     /// Seed for parameters and masking, and for the sample of architectures.
     pub seed: u64,
-    /// The minibatch text.
-    pub corpus: Corpus,
-    /// The gather options of a benchmark family.
-    pub options: Box<dyn Fn(Family) -> GatherOptions>,
-    /// Opens the input cache for a family and gather options (`None` when it is off).
-    pub cache: OpenCache,
+    /// The input cache.
+    pub cache: CacheSettings,
 }
 
 /// A benchmark sample in memory: every selected architecture's inputs, ground truth and the
@@ -59,40 +62,25 @@ pub struct Ranked {
 }
 
 impl Loaded {
-    /// Loads a benchmark and gathers a seeded sample of `archs` architectures (all when `None`
-    /// or larger than the benchmark). `progress(done, total, id)` is called after each one.
-    pub fn load(path: &Path, archs: Option<usize>, settings: &GatherSettings, mut progress: impl FnMut(usize, usize, &str)) -> anyhow::Result<Loaded> {
-        let bench = Benchmark::load(path)?;
-        let options = (settings.options)(bench.family());
-        let selected = crate::rank::select(bench.len(), archs, settings.seed);
-        let cache = (settings.cache)(bench.family(), &options, &settings.corpus);
-        let device = options.device.open()?;
-        let all = crate::models::archs(&bench);
-        let quality = bench.quality();
-        let (mut ids, mut truth, mut inputs, mut gather_seconds, mut cached) = (vec![], vec![], vec![], 0.0, 0);
-        let never = std::sync::atomic::AtomicBool::new(false);
-        let (corpus, cache, opts) = (&settings.corpus, cache.as_ref(), &options);
-        let work = |k: usize| crate::gather::cache::gather_cached(all[selected[k]], corpus, opts, &device, cache);
-        crate::gather::parallel::ordered(selected.len(), options.device.gather_jobs(), &never, work, |done, r| {
-            let (g, hit) = r?;
-            let i = selected[done];
-            gather_seconds += g.seconds;
-            cached += hit as usize;
-            inputs.push(g.inputs);
-            ids.push(all[i].id());
-            truth.push(quality[i]);
-            progress(done + 1, selected.len(), &all[i].id());
-            Ok::<(), crate::gather::GatherError>(())
-        })?;
-        let baselines = crate::rank::baselines(&bench, options.fidelity)?
+    /// Resolves a benchmark (`builtin:NAME` too) and gathers a seeded sample of `archs` of its
+    /// architectures with ground truth (all when `None` or larger). `None` when `stop` was
+    /// raised first.
+    pub fn load(path: &Path, archs: Option<usize>, settings: &GatherSettings, stop: &Stop, progress: &dyn Progress) -> anyhow::Result<Option<Loaded>> {
+        let spec = GatherSpec { bench: path.to_owned(), ..settings.spec.clone() };
+        let source = spec.open(settings.seed, &settings.cache, stop, progress)?;
+        let selected = crate::source::sample(source.len(), archs, settings.seed);
+        let sample = Subset::new(&source, selected);
+        let every: Vec<_> = crate::lang::table::INPUTS.iter().map(|i| i.id).collect();
+        let Some(set) = crate::search::load_set(&sample, &every, stop, progress)? else { return Ok(None) };
+        let baselines = sample
+            .baselines()
             .into_iter()
             .map(|b| {
-                let s: Vec<f64> = selected.iter().map(|&i| b.scores[i]).collect();
-                let c = correlate(&s.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &truth);
-                (Baseline { name: b.name, scores: s }, c)
+                let c = correlate(&b.scores.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &set.truth);
+                (b, c)
             })
             .collect();
-        Ok(Loaded { path: path.to_owned(), ids, truth, inputs, baselines, gather_seconds, cached, options })
+        Ok(Some(Loaded { path: path.to_owned(), ids: set.ids, truth: set.truth, inputs: set.inputs, baselines, gather_seconds: set.seconds, cached: set.cached, options: source.options().clone() }))
     }
 
     /// Number of architectures.

@@ -97,23 +97,21 @@ impl Session {
 
     /// Loads a benchmark sample (`:bench`), replacing any loaded one.
     pub fn load_bench(&mut self, path: &Path, archs: Option<usize>, out: &mut dyn Write) -> io::Result<()> {
-        let bar = if self.progress { indicatif::ProgressBar::new(0) } else { indicatif::ProgressBar::hidden() };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} gathering {pos}/{len} architectures [{elapsed_precise} < {eta_precise}] {msg}")
-                .expect("a valid template"),
-        );
-        let result = Loaded::load(path, archs, &self.settings, |done, total, id| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(id.to_owned());
-        });
-        bar.finish_and_clear();
+        let reporter = if self.progress { crate::cli::progress::Reporter::new() } else { crate::cli::progress::Reporter::quiet() };
+        // Ctrl-C during the gather stops the gather, not the session.
+        let stop = crate::stop::Stop::process();
+        let result = Loaded::load(path, archs, &self.settings, &stop, &reporter);
+        let interrupted = stop.clear();
         match result {
             Err(e) => {
                 self.errors += 1;
                 writeln!(out, "error: {e:#}")
             }
-            Ok(loaded) => {
+            Ok(None) => {
+                self.errors += 1;
+                writeln!(out, "interrupted: {} not loaded{}", path.display(), if interrupted { "" } else { " (stopped)" })
+            }
+            Ok(Some(loaded)) => {
                 let o = &loaded.options;
                 writeln!(
                     out,
@@ -219,7 +217,7 @@ impl Session {
         write_table_header(out)?;
         write_row(out, label, &r.correlation, Some(r.seconds))?;
         for (b, c) in &bench.baselines {
-            write_row(out, b.name, c, None)?;
+            write_row(out, &b.name, c, None)?;
         }
         self.write_invalid(&r, out)
     }
@@ -237,7 +235,7 @@ impl Session {
         let Some(bench) = &self.bench else { return Ok(()) };
         write_table_header(out)?;
         for (b, c) in &bench.baselines {
-            write_row(out, b.name, c, None)?;
+            write_row(out, &b.name, c, None)?;
         }
         Ok(())
     }

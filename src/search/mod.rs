@@ -13,6 +13,7 @@
 pub mod candidate;
 pub mod fitness;
 pub mod plot;
+pub mod run;
 
 use candidate::{Candidate, Rejection, SearchSpace};
 use fitness::{Fitness, SearchSet};
@@ -335,53 +336,57 @@ pub fn peak_memory_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The gathered search set, architecture by architecture in the order asked for.
-pub struct GatheredSet {
+/// The search set in memory, architecture by architecture in the source's order.
+pub struct LoadedSet {
     /// Each architecture's inputs (only those the search reads).
     pub inputs: Vec<crate::eval::ProxyInputs>,
     /// Each architecture's id.
     pub ids: Vec<String>,
     /// Each architecture's ground truth (higher is better).
     pub truth: Vec<f64>,
-    /// Seconds spent gathering (or reading from the cache).
+    /// Seconds spent gathering (or reading from a cache).
     pub seconds: f64,
+    /// Architectures whose inputs came from a cache.
+    pub cached: usize,
 }
 
-/// The search set's inputs: each architecture gathered once (or read from `cache`), only the
-/// inputs the search reads kept; `None` when `stop` was set.
-#[allow(clippy::too_many_arguments)]
-pub fn gather_set(
-    bench: &crate::bench::Benchmark,
-    selected: &[usize],
+impl LoadedSet {
+    /// Bytes the inputs hold.
+    pub fn bytes(&self) -> usize {
+        self.inputs.iter().map(|i| i.numel() * 4).sum()
+    }
+}
+
+/// Fetches every architecture of `source` once, keeping only the inputs the search reads;
+/// `None` when `stop` was raised first.
+pub fn load_set(
+    source: &dyn crate::source::Source,
     keep: &[crate::lang::table::InputId],
-    corpus: &crate::gather::text::Corpus,
-    opts: &crate::gather::GatherOptions,
-    device: &burn::tensor::Device,
-    cache: Option<&crate::gather::cache::Cache>,
-    stop: &std::sync::atomic::AtomicBool,
-    mut progress: impl FnMut(usize, &str),
-) -> Result<Option<GatheredSet>, crate::gather::GatherError> {
-    let archs = crate::models::archs(bench);
-    let truth_all = bench.quality();
+    stop: &crate::stop::Stop,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Option<LoadedSet>, crate::source::SourceError> {
     let start = std::time::Instant::now();
-    let (mut inputs, mut ids, mut truth) = (vec![], vec![], vec![]);
+    let (mut inputs, mut ids, mut truth, mut cached) = (vec![], vec![], vec![], 0);
     let work = |k: usize| {
-        crate::gather::cache::gather_cached(archs[selected[k]], corpus, opts, device, cache).map(|(mut g, _)| {
-            g.inputs.retain(keep);
-            g
+        source.fetch(k, keep).map(|mut f| {
+            f.inputs.retain(keep);
+            f
         })
     };
-    let done = crate::gather::parallel::ordered(selected.len(), opts.device.gather_jobs(), stop, work, |k, g| {
-        let g = g?;
-        let i = selected[k];
-        inputs.push(g.inputs);
-        ids.push(archs[i].id());
-        truth.push(truth_all[i]);
-        progress(k + 1, &archs[i].id());
-        Ok::<(), crate::gather::GatherError>(())
-    })?;
-    if done < selected.len() {
+    progress.start("gathering", source.len());
+    let done = crate::parallel::ordered(source.len(), source.parallelism(), stop.flag(), work, |k, f| {
+        let f = f?;
+        cached += usize::from(f.cached);
+        inputs.push(f.inputs);
+        let id = source.id(k);
+        progress.advance(k + 1, &id);
+        ids.push(id);
+        truth.push(source.truth(k));
+        Ok::<(), crate::source::SourceError>(())
+    });
+    progress.finish();
+    if done? < source.len() {
         return Ok(None);
     }
-    Ok(Some(GatheredSet { inputs, ids, truth, seconds: start.elapsed().as_secs_f64() }))
+    Ok(Some(LoadedSet { inputs, ids, truth, seconds: start.elapsed().as_secs_f64(), cached }))
 }

@@ -80,7 +80,7 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Option<f64> {
 }
 
 /// How well scores rank architectures against ground truth.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Correlation {
     /// Spearman's ρ over the valid architectures (`None` if undefined).
     pub spearman: Option<f64>,

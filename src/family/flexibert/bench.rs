@@ -1,6 +1,7 @@
-//! The FlexiBERT benchmark: a JSON array of architectures with GLUE scores.
+//! The FlexiBERT benchmark: a JSON array of architectures with GLUE scores (published), or with
+//! masked-LM perplexity (`scores.mlm_ppl`, written by `lpzero bench build`).
 
-use super::BenchError;
+use crate::bench::error::BenchError;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -34,8 +35,8 @@ pub struct FlexiLayer {
     pub num_ffn: usize,
 }
 
-/// One FlexiBERT architecture with its ground truth.
-#[derive(Clone, Debug, serde::Serialize)]
+/// One FlexiBERT architecture.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct FlexiArch {
     /// The benchmark id.
     pub id: usize,
@@ -43,28 +44,29 @@ pub struct FlexiArch {
     pub hidden_size: usize,
     /// The encoder layers.
     pub layers: Vec<FlexiLayer>,
-    /// Average GLUE score (higher is better); NaN in a benchmark built by lpzero.
-    pub glue: f64,
-    /// Masked-LM validation perplexity after K training steps, in a benchmark built by
-    /// `lpzero bench build` (lower is better); when present it is the ground truth.
-    pub mlm_ppl: Option<f64>,
 }
 
-impl FlexiArch {
-    /// Ground truth, higher is better: minus the MLM perplexity of a built benchmark, else GLUE.
-    pub fn quality(&self) -> f64 {
-        self.mlm_ppl.map_or(self.glue, |p| -p)
-    }
+/// What a FlexiBERT benchmark file holds: the architectures and their ground truth.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    /// The architectures in file order.
+    pub archs: Vec<FlexiArch>,
+    /// The ground truth of each (`None`: missing for that entry).
+    pub truth: Vec<Option<f64>>,
+    /// `true` when the ground truth is masked-LM perplexity (a built benchmark; lower is
+    /// better), `false` for GLUE (higher is better).
+    pub mlm: bool,
 }
 
 #[derive(Deserialize)]
 struct RawArch {
     id: usize,
+    #[serde(default)]
     scores: RawScores,
     hparams: RawHparams,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct RawScores {
     #[serde(default)]
     glue: Option<f64>,
@@ -100,11 +102,15 @@ struct RawLayer {
 /// The file a FlexiBERT benchmark built by `lpzero bench build` keeps in its directory.
 pub const BUILT_FILE: &str = "benchmark.json";
 
-/// Parses the benchmark JSON.
-pub fn parse(path: &Path, text: &str) -> Result<Vec<FlexiArch>, BenchError> {
+/// Parses the benchmark JSON. The ground truth is `scores.mlm_ppl` when any entry has one (a
+/// benchmark built by lpzero), else `scores.glue`; an entry without it has no ground truth (its
+/// training did not finish) but is still an architecture.
+pub fn parse(path: &Path, text: &str) -> Result<Parsed, BenchError> {
     let values: Vec<serde_json::Value> =
         serde_json::from_str(text).map_err(|e| BenchError::Parse { path: path.to_owned(), message: e.to_string() })?;
     let mut archs = Vec::with_capacity(values.len());
+    let mut glues = Vec::with_capacity(values.len());
+    let mut ppls = Vec::with_capacity(values.len());
     for (i, v) in values.into_iter().enumerate() {
         let entry_err = |message: String| BenchError::Entry { path: path.to_owned(), entry: i.to_string(), message };
         let raw: RawArch = serde_json::from_value(v).map_err(|e| entry_err(e.to_string()))?;
@@ -113,12 +119,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<FlexiArch>, BenchError> {
                 return Err(entry_err(format!("id {} after id {prev}: ids must increase", raw.id)));
             }
         }
-        let (glue, mlm_ppl) = match (raw.scores.glue, raw.scores.mlm_ppl) {
-            (_, Some(p)) if p.is_finite() && p > 0.0 => (raw.scores.glue.unwrap_or(f64::NAN), Some(p)),
-            (_, Some(_)) => return Err(entry_err("scores.mlm_ppl is not a positive number".into())),
-            (Some(g), None) if g.is_finite() => (g, None),
-            _ => return Err(entry_err("scores.glue is missing or not a finite number".into())),
-        };
+        if raw.scores.mlm_ppl.is_some_and(|p| !(p.is_finite() && p > 0.0)) {
+            return Err(entry_err("scores.mlm_ppl is not a positive number".into()));
+        }
+        if raw.scores.glue.is_some_and(|g| !g.is_finite()) {
+            return Err(entry_err("scores.glue is not a finite number".into()));
+        }
         let o = raw.hparams.model_hparam_overrides;
         if o.hidden_size == 0 || o.nas_config.encoder_layers.is_empty() {
             return Err(entry_err("hidden_size must be positive and there must be at least one layer".into()));
@@ -153,9 +159,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<FlexiArch>, BenchError> {
                 num_ffn: layer.num_feed_forward,
             });
         }
-        archs.push(FlexiArch { id: raw.id, hidden_size: o.hidden_size, layers, glue, mlm_ppl });
+        archs.push(FlexiArch { id: raw.id, hidden_size: o.hidden_size, layers });
+        glues.push(raw.scores.glue);
+        ppls.push(raw.scores.mlm_ppl);
     }
-    Ok(archs)
+    let mlm = ppls.iter().any(Option::is_some);
+    Ok(Parsed { archs, truth: if mlm { ppls } else { glues }, mlm })
 }
 
 #[cfg(test)]
@@ -172,12 +181,13 @@ mod tests {
 
     #[test]
     fn parses_layers_and_ground_truth() {
-        let archs = parse(Path::new("b.json"), TWO).unwrap();
+        let p = parse(Path::new("b.json"), TWO).unwrap();
+        let archs = &p.archs;
         assert_eq!(archs.len(), 2);
         assert_eq!(archs[0].layers[0].op, LayerOp::Dsc(9));
         assert_eq!(archs[1].layers[1].op, LayerOp::LtDft);
         assert_eq!(archs[1].hidden_size, 256);
-        assert_eq!(archs[0].glue, 70.5);
+        assert_eq!((p.truth[0], p.mlm), (Some(70.5), false));
     }
 
     #[test]
@@ -190,12 +200,15 @@ mod tests {
         let e = parse(Path::new("b.json"), &TWO.replace("\"id\": 1", "\"id\": 0")).unwrap_err().to_string();
         assert!(e.contains("entry 1") && e.contains("ids must increase"), "{e}");
         // Gaps are allowed (a built benchmark keeps its plan's ids), and MLM perplexity is
-        // the ground truth when present, higher-is-better as minus itself.
+        // the ground truth when present; an entry without it has none.
         let built = TWO.replace("\"id\": 1", "\"id\": 7").replace("\"glue\": 60.0", "\"mlm_ppl\": 12.5");
-        let archs = parse(Path::new("b.json"), &built).unwrap();
-        assert_eq!((archs[1].id, archs[1].mlm_ppl, archs[1].quality()), (7, Some(12.5), -12.5));
-        assert_eq!(archs[0].quality(), 70.5);
+        let p = parse(Path::new("b.json"), &built).unwrap();
+        assert_eq!((p.archs[1].id, p.truth[1], p.mlm), (7, Some(12.5), true));
+        assert_eq!(p.truth[0], None);
         let e = parse(Path::new("b.json"), &TWO.replace("\"glue\": 60.0", "\"glue\": \"x\"")).unwrap_err().to_string();
         assert!(e.contains("entry 1"), "{e}");
+        // An entry whose training did not finish (no score) is an architecture without ground truth.
+        let p = parse(Path::new("b.json"), &TWO.replace("{\"glue\": 60.0}", "{}")).unwrap();
+        assert_eq!(p.truth, vec![Some(70.5), None]);
     }
 }

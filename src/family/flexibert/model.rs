@@ -12,9 +12,10 @@
 //! against the word table plus a bias). The reference back-propagated the sum of the final
 //! hidden states, which a LayerNorm makes exactly zero; a real objective gives real gradients.
 
-use super::nn::{self, AttnMask, Recorder};
-use super::params::{Init, ParamSpec, ParamStore};
-use crate::bench::FlexiArch;
+use super::bench::FlexiArch;
+use crate::models::batch::MlmBatch;
+use crate::models::nn::{self, AttnMask, Recorder};
+use crate::models::params::{Init, ParamSpec, ParamStore};
 use burn::tensor::{activation, Int, Tensor, TensorData};
 
 /// Vocabulary size (BERT uncased WordPiece).
@@ -74,24 +75,6 @@ pub fn spec(arch: &FlexiArch) -> Vec<ParamSpec> {
     norm(&mut s, "head.ln".into(), EMBED, "head");
     s.push(ParamSpec::new("head.bias", &[VOCAB], Init::Zeros, "head"));
     s
-}
-
-/// A tokenised minibatch for an encoder: ids with padding, the attention mask, and the masked
-/// positions the MLM loss is computed on.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MlmBatch {
-    /// Sequences.
-    pub batch: usize,
-    /// Tokens per sequence.
-    pub len: usize,
-    /// Input ids `[batch·len]`, row-major, with masked positions replaced by the mask id.
-    pub ids: Vec<u32>,
-    /// 1 for real tokens, 0 for padding `[batch·len]`.
-    pub attention: Vec<u8>,
-    /// Flat positions (`b·len + t`) whose original token the loss predicts.
-    pub masked: Vec<usize>,
-    /// The original tokens at those positions.
-    pub targets: Vec<u32>,
 }
 
 /// The forward pass: returns the mean MLM loss (a one-element tensor) and records inputs.

@@ -38,11 +38,12 @@
 //! last hidden states, which the final LayerNorm makes exactly zero (its gradients were rounding
 //! noise); a real objective gives real gradients.
 
-use super::flexibert::{embed, ffn_block, linear_rec, mlm_loss, MlmBatch, EMBED, INIT_STD, LN_EPS, MAX_POSITIONS, VOCAB};
-use super::nn::{self, AttnMask, Recorder};
-use super::params::{Init, ParamSpec, ParamStore};
-use super::ModelError;
-use crate::bench::{FlexiArch, FlexiLayer, LayerOp};
+use super::bench::{FlexiArch, FlexiLayer, LayerOp};
+use super::model::{embed, ffn_block, linear_rec, mlm_loss, EMBED, INIT_STD, LN_EPS, MAX_POSITIONS, VOCAB};
+use crate::models::batch::MlmBatch;
+use crate::models::nn::{self, AttnMask, Recorder};
+use crate::models::params::{Init, ParamSpec, ParamStore};
+use crate::models::ModelError;
 use burn::tensor::{activation, Device, Tensor, TensorData};
 use std::f64::consts::PI;
 

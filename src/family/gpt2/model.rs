@@ -3,9 +3,10 @@
 //! projected adaptive log-softmax output whose weights and tail projections are tied to the
 //! embedding's (`ARCHITECTURES.md` (b)).
 
-use super::nn::{self, AttnMask, Recorder};
-use super::params::{Init, ParamSpec, ParamStore};
-use crate::bench::Gpt2Arch;
+use super::bench::Gpt2Arch;
+use crate::models::batch::LmBatch;
+use crate::models::nn::{self, AttnMask, Recorder};
+use crate::models::params::{Init, ParamSpec, ParamStore};
 use burn::tensor::{activation, IndexingUpdateOp, Int, Tensor, TensorData};
 
 /// LayerNorm epsilon.
@@ -136,19 +137,6 @@ pub fn spec(arch: &Gpt2Arch) -> Vec<ParamSpec> {
         }
     }
     s
-}
-
-/// A tokenised language-modelling minibatch: inputs and next-token targets.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LmBatch {
-    /// Sequences.
-    pub batch: usize,
-    /// Tokens per sequence.
-    pub len: usize,
-    /// Input ids `[batch·len]`.
-    pub ids: Vec<u32>,
-    /// Target ids `[batch·len]`: the next token of the stream.
-    pub targets: Vec<u32>,
 }
 
 fn int1(values: impl Iterator<Item = i64>, n: usize, device: &burn::tensor::Device) -> Tensor<1, Int> {

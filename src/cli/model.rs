@@ -1,0 +1,305 @@
+//! `lpzero params`, `lpzero score`, `lpzero rank`, `lpzero cache`: options into library calls,
+//! reports onto the terminal.
+
+use super::progress::Reporter;
+use super::{load_proxies, BenchSel, CacheArgs, LintFormat, ModelArgs, ProxyArgs};
+use crate::bench::resolve::resolve;
+use crate::lang::Proxy;
+use crate::models::Fidelity;
+use crate::rank::RankReport;
+use crate::source::Source;
+use crate::stop::Stop;
+use clap::ValueEnum;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Output format of tables of numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Aligned columns.
+    Table,
+    /// One JSON document.
+    Json,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+/// Arguments of `lpzero params`.
+#[derive(Debug, clap::Args)]
+pub struct ParamsArgs {
+    /// The benchmark.
+    #[command(flatten)]
+    pub bench: BenchSel,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+    /// Which networks to build.
+    #[arg(long, value_enum, default_value_t = Fidelity::Trained)]
+    pub fidelity: Fidelity,
+}
+
+/// Arguments of `lpzero score`.
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    /// The benchmark.
+    #[command(flatten)]
+    pub bench: BenchSel,
+    /// The architecture id (`0`..`499`, `config_3_j7`).
+    #[arg(long)]
+    pub arch: String,
+    /// The proxies.
+    #[command(flatten)]
+    pub proxies: ProxyArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Model and minibatch options.
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Arguments of `lpzero rank`.
+#[derive(Debug, clap::Args)]
+pub struct RankArgs {
+    /// The benchmark.
+    #[command(flatten)]
+    pub bench: BenchSel,
+    /// The proxies.
+    #[command(flatten)]
+    pub proxies: ProxyArgs,
+    /// Every stdlib proxy.
+    #[arg(long)]
+    pub stdlib: bool,
+    /// Leave out stdlib proxies by name (repeatable), e.g. the slow `synaptic_diversity`.
+    #[arg(long, value_name = "NAME")]
+    pub skip: Vec<String>,
+    /// Rank a seeded sample of this many architectures instead of all.
+    #[arg(long)]
+    pub archs: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Also write the report (`summary.json`, the same document as `--format json`),
+    /// per-architecture scores (`scores.csv`) and rank scatter plots (`plots/`) here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Model and minibatch options (`--seed` also seeds the sample of `--archs`).
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The input cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Arguments of `lpzero cache`.
+#[derive(Debug, clap::Args)]
+pub struct CacheCmdArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CacheCommand,
+    /// The cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The `cache` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum CacheCommand {
+    /// Where the cache is, its keys and what they hold.
+    Info,
+    /// Remove every cached input (built-in benchmarks under `bench/` are kept unless `--all`).
+    Clear {
+        /// Also remove the built-in benchmarks (they are rebuilt on next use).
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `lpzero params`: counts on stdout (table, CSV or JSON), checked against the benchmark's
+/// published counts (on stderr).
+pub fn params(args: &ParamsArgs) -> anyhow::Result<()> {
+    let resolved = resolve(&args.bench.bench, args.bench.family, crate::gather::cache::default_root().as_deref(), &Stop::process(), &Reporter::new())?;
+    let bench = &resolved.bench;
+    let fields = bench.family.count_fields();
+    let counts = bench.counts(args.fidelity)?;
+    let check = bench.check_counts(&counts);
+    let ids = bench.ids();
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        TableFormat::Json => {
+            let rows: Vec<serde_json::Value> = ids
+                .iter()
+                .zip(&counts)
+                .map(|(id, c)| {
+                    let mut m = serde_json::Map::new();
+                    m.insert("id".into(), id.clone().into());
+                    for (k, v) in c {
+                        m.insert((*k).into(), (*v).into());
+                    }
+                    serde_json::Value::Object(m)
+                })
+                .collect();
+            let doc = serde_json::json!({ "family": bench.family, "fidelity": args.fidelity, "architectures": rows, "published": check });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        TableFormat::Csv => {
+            writeln!(out, "id,{}", fields.join(","))?;
+            for (id, c) in ids.iter().zip(&counts) {
+                let vals: Vec<String> = c.iter().map(|(_, v)| v.to_string()).collect();
+                writeln!(out, "{id},{}", vals.join(","))?;
+            }
+        }
+        TableFormat::Table => {
+            write!(out, "{:<14}", "id")?;
+            for f in fields {
+                write!(out, "{f:>15}")?;
+            }
+            writeln!(out)?;
+            for (id, c) in ids.iter().zip(&counts) {
+                write!(out, "{id:<14}")?;
+                for (_, v) in c {
+                    write!(out, "{v:>15}")?;
+                }
+                writeln!(out)?;
+            }
+        }
+    }
+    if let Some(c) = check {
+        if c.mismatches.is_empty() {
+            eprintln!("the counts equal the benchmark's published counts: {} architectures, {} fields compared, all equal", c.archs, c.compared);
+        } else {
+            eprintln!("{} of {} published counts differ from the declarations:", c.mismatches.len(), c.compared);
+            for m in c.mismatches.iter().take(20) {
+                eprintln!("  {} {}: lpzero {} vs published {}", m.id, m.field, m.ours, m.published);
+            }
+            anyhow::bail!("parameter counts differ from the benchmark's");
+        }
+    }
+    Ok(())
+}
+
+/// `lpzero score`.
+pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
+    let proxies = load_proxies(&args.proxies)?;
+    if proxies.is_empty() {
+        anyhow::bail!("no proxy given: use --proxy FILE[:NAME] or -e EXPR");
+    }
+    let spec = args.model.spec(&args.bench);
+    let resolved = resolve(&spec.bench, spec.family, crate::gather::cache::default_root().as_deref(), &Stop::process(), &Reporter::new())?;
+    let bench = &resolved.bench;
+    let k = bench.position(&args.arch).ok_or_else(|| {
+        anyhow::anyhow!("{} has no architecture `{}` (ids are {}…)", args.bench.bench.display(), args.arch, bench.ids().into_iter().take(3).collect::<Vec<_>>().join(", "))
+    })?;
+    let (opts, corpus) = spec.options(bench, args.model.seed)?;
+    let device = opts.device.open()?;
+    let report = crate::gather::score::score(&*bench.archs[k], &proxies, &corpus, &opts, &device)?;
+    match args.format {
+        LintFormat::Json => {
+            let mut doc = serde_json::to_value(&report)?;
+            doc["bench"] = resolved.label.clone().into();
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        LintFormat::Text => {
+            eprintln!(
+                "{} {}: {} parameters, loss {:.4}, gathered in {:.2} s (batch {} × {}, seed {}, corpus {})",
+                resolved.label, report.arch, report.params, report.loss, report.gather_seconds, report.batch, report.seq_len, report.seed, report.corpus
+            );
+            for p in &report.proxies {
+                match (p.score, &p.invalid) {
+                    (Some(v), _) => println!("{:<24} {v:>16.6e}   ({:.3} s)", p.proxy, p.eval_seconds),
+                    (None, reason) => println!("{:<24} {:>16}   invalid: {}", p.proxy, "-", reason.as_deref().unwrap_or("")),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The proxies of `rank`: `--proxy`, `-e`, then `--stdlib` (minus `--skip`).
+pub fn rank_proxies(proxies: &ProxyArgs, stdlib: bool, skip: &[String]) -> anyhow::Result<Vec<Proxy>> {
+    let mut out = load_proxies(proxies)?;
+    if stdlib {
+        out.extend(crate::lang::load::stdlib_proxies(skip)?);
+    }
+    if out.is_empty() {
+        anyhow::bail!("no proxy given: use --stdlib, --proxy FILE[:NAME] or -e EXPR");
+    }
+    Ok(out)
+}
+
+/// `lpzero rank`.
+pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
+    let proxies = rank_proxies(&args.proxies, args.stdlib, &args.skip)?;
+    let reporter = Reporter::new();
+    let stop = Stop::process();
+    let source = args.model.spec(&args.bench).open(args.model.seed, &args.cache.settings(), &stop, &reporter)?;
+    let selected = crate::source::sample(source.len(), args.archs, args.model.seed);
+    let subset = crate::source::Subset::new(&source, selected);
+    let o = source.options();
+    eprintln!(
+        "ranking {} architectures of {} with {} proxies (batch {} × {}, seed {}, corpus {}); Ctrl-C stops and reports what is done",
+        subset.len(), args.bench.bench.display(), proxies.len(), o.batch, o.seq_len, o.seed, source.corpus().source
+    );
+    let report = crate::rank::rank(&subset, &proxies, &stop, &reporter)?;
+    if let Some(dir) = &args.out {
+        report.write(dir)?;
+    }
+    match args.format {
+        LintFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        LintFormat::Text => print_rank(&report, source.cache().map(|c| c.dir().display().to_string())),
+    }
+    Ok(())
+}
+
+/// The text table of a rank report.
+pub fn print_rank(report: &RankReport, cache_dir: Option<String>) {
+    let fmt = |v: Option<f64>| v.map(|v| format!("{v:+.3}")).unwrap_or_else(|| "  -   ".into());
+    if report.interrupted {
+        eprintln!("interrupted: the numbers cover the {} architectures scored so far", report.ids.len());
+    }
+    println!("{:<34} {:>7} {:>7} {:>9} {:>9}   {:>13} {:>12}", "proxy", "ρ", "τ", "valid", "seconds", "reference ρ/τ", "ρ(lpz, ref)");
+    for p in &report.proxies {
+        let (rr, agree) = match &p.reference {
+            Some(r) => (format!("{}/{}", fmt(r.spearman), fmt(r.kendall)), fmt(r.agreement)),
+            None => (String::new(), String::new()),
+        };
+        let c = &p.correlation;
+        println!(
+            "{:<34} {:>7} {:>7} {:>9} {:>9.2}   {:>13} {:>12}",
+            p.proxy, fmt(c.spearman), fmt(c.kendall), format!("{}/{}", c.valid, c.total), p.eval_seconds, rr, agree
+        );
+    }
+    println!("{:-<100}", "");
+    for b in &report.baselines {
+        let c = &b.correlation;
+        println!("{:<34} {:>7} {:>7} {:>9}", b.baseline, fmt(c.spearman), fmt(c.kendall), format!("{}/{}", c.valid, c.total));
+    }
+    eprintln!(
+        "gathering took {:.1} s ({:.2} s per architecture; {} of {} read from the cache{})",
+        report.gather_seconds,
+        report.gather_seconds / report.ids.len().max(1) as f64,
+        report.cached,
+        report.ids.len(),
+        cache_dir.map(|d| format!(" {d}")).unwrap_or_default()
+    );
+}
+
+/// `lpzero cache info|clear`.
+pub fn cache(args: &CacheCmdArgs) -> anyhow::Result<()> {
+    let settings = args.cache.settings();
+    let root = settings.root().ok_or_else(|| anyhow::anyhow!("no cache folder: set --cache or $LPZERO_CACHE"))?;
+    match &args.command {
+        CacheCommand::Info => {
+            let info = crate::gather::cache::info(&root)?;
+            println!("{}: {:.2} GiB in {} files, budget {:.1} GiB", root.display(), info.bytes as f64 / (1u64 << 30) as f64, info.files, args.cache.cache_budget);
+            for k in &info.keys {
+                println!("  {:<28} {:>6} files {:>9.1} MiB  {}", k.name, k.files, k.bytes as f64 / (1u64 << 20) as f64, k.summary);
+            }
+        }
+        CacheCommand::Clear { all } => {
+            let removed = crate::gather::cache::clear(&root, *all)?;
+            println!("removed {removed} cache folders under {}", root.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! A benchmark as a [`Source`] for ranking and search: each architecture with ground truth is
+//! gathered on demand (through the input cache when one is open), and the family supplies the
+//! baselines, the group labels and the reference's values.
+
+use super::cache::{gather_cached, Cache};
+use super::text::Corpus;
+use super::{GatherError, GatherOptions};
+use crate::bench::Benchmark;
+use crate::lang::table::InputId;
+use crate::models::ModelError;
+use crate::rank::reference::ReferenceScores;
+use crate::rank::Baseline;
+use crate::source::{Fetched, Groups, Source, SourceError, SourceInfo};
+use burn::tensor::Device;
+
+/// The architectures of a benchmark that have ground truth, gathered with one set of options.
+pub struct GatherSource {
+    bench: Benchmark,
+    label: String,
+    indices: Vec<usize>,
+    opts: GatherOptions,
+    corpus: Corpus,
+    device: Device,
+    cache: Option<Cache>,
+    baselines: Vec<Baseline>,
+    reference: Option<ReferenceScores>,
+}
+
+impl GatherSource {
+    /// The scored architectures of `bench` ([`Benchmark::scored`]); `label` names the benchmark
+    /// in reports (the `--bench` argument as given). Opens the device.
+    pub fn new(bench: Benchmark, label: String, opts: GatherOptions, corpus: Corpus, cache: Option<Cache>) -> Result<GatherSource, GatherError> {
+        let indices = bench.scored();
+        let device = opts.device.open().map_err(|e| GatherError::Config(e.to_string()))?;
+        let archs: Vec<&dyn crate::family::Arch> = indices.iter().map(|&i| &*bench.archs[i]).collect();
+        let baselines = bench.family.baselines(&archs, opts.fidelity).map_err(|e: ModelError| GatherError::Model(e))?;
+        let reference = bench.family.reference_scores(&bench.path);
+        Ok(GatherSource { bench, label, indices, opts, corpus, device, cache, baselines, reference })
+    }
+
+    /// The benchmark.
+    pub fn bench(&self) -> &Benchmark {
+        &self.bench
+    }
+
+    /// The gather options.
+    pub fn options(&self) -> &GatherOptions {
+        &self.opts
+    }
+
+    /// The minibatch text.
+    pub fn corpus(&self) -> &Corpus {
+        &self.corpus
+    }
+
+    /// The input cache, when one is open.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
+    }
+}
+
+impl Source for GatherSource {
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn id(&self, k: usize) -> String {
+        self.bench.archs[self.indices[k]].id()
+    }
+
+    fn truth(&self, k: usize) -> f64 {
+        self.bench.quality(self.indices[k]).expect("only scored architectures are in the source")
+    }
+
+    fn fetch(&self, k: usize, _need: &[InputId]) -> Result<Fetched, SourceError> {
+        let arch = &*self.bench.archs[self.indices[k]];
+        let (g, cached) = gather_cached(arch, &self.corpus, &self.opts, &self.device, self.cache.as_ref()).map_err(|e| SourceError::of(arch.id(), &e))?;
+        Ok(Fetched { inputs: g.inputs, seconds: g.seconds, cached })
+    }
+
+    fn parallelism(&self) -> usize {
+        self.opts.device.gather_jobs()
+    }
+
+    fn baselines(&self) -> Vec<Baseline> {
+        self.baselines.clone()
+    }
+
+    fn best_baseline(&self) -> Option<&str> {
+        Some(self.bench.family.best_baseline())
+    }
+
+    fn groups(&self) -> Option<Groups> {
+        let archs = self.indices.iter().map(|&i| &self.bench.archs[i]);
+        Some(Groups {
+            depth: archs.clone().map(|a| a.layers() as u64).collect(),
+            width: archs.clone().map(|a| a.width() as u64).collect(),
+            network: archs.map(|a| a.trained_network()).collect(),
+        })
+    }
+
+    fn reference(&self) -> Option<&ReferenceScores> {
+        self.reference.as_ref()
+    }
+
+    fn paper_proxy(&self) -> Option<&str> {
+        self.bench.family.paper_proxy()
+    }
+
+    fn info(&self) -> SourceInfo {
+        let o = &self.opts;
+        SourceInfo {
+            bench: self.label.clone(),
+            family: Some(self.bench.family.name().to_owned()),
+            truth: self.bench.truth_name.to_owned(),
+            settings: vec![
+                ("batch".into(), o.batch.to_string()),
+                ("seq_len".into(), o.seq_len.to_string()),
+                ("seed".into(), o.seed.to_string()),
+                ("corpus".into(), self.corpus.source.clone()),
+                ("fidelity".into(), crate::models::fidelity_name(o.fidelity).into()),
+                ("device".into(), o.device.name().into()),
+            ],
+        }
+    }
+}
+
+/// How to make a [`GatherSource`]: the benchmark argument and the gather flags, as the command
+/// line takes them and as an `evolve` checkpoint stores them (the seed is kept beside it). Unset
+/// sizes and corpus default to a built benchmark's own training minibatch and text, else to the
+/// family's defaults and lpzero's built-in text.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct GatherSpec {
+    /// The `--bench` argument (a path, or `builtin:NAME`).
+    pub bench: std::path::PathBuf,
+    /// The family, when the files cannot tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<crate::family::FamilyRef>,
+    /// Sequences per minibatch.
+    pub batch: Option<usize>,
+    /// Tokens per sequence.
+    pub seq_len: Option<usize>,
+    /// The minibatch text.
+    pub corpus: Option<std::path::PathBuf>,
+    /// Which networks to build.
+    pub fidelity: crate::models::Fidelity,
+    /// Where the models run (checkpoints written before devices existed ran on flex).
+    #[serde(default = "flex")]
+    pub device: crate::device::DeviceKind,
+}
+
+fn flex() -> crate::device::DeviceKind {
+    crate::device::DeviceKind::Flex
+}
+
+/// Why a source could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The benchmark.
+    #[error(transparent)]
+    Resolve(#[from] crate::bench::resolve::ResolveError),
+    /// The corpus file.
+    #[error("cannot read corpus {path}: {source}")]
+    Corpus {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The gather cannot run with these settings.
+    #[error(transparent)]
+    Gather(#[from] GatherError),
+}
+
+impl GatherSpec {
+    /// The gather options and the corpus for a loaded benchmark.
+    pub fn options(&self, bench: &Benchmark, seed: u64) -> Result<(GatherOptions, Corpus), OpenError> {
+        let d = GatherOptions::defaults(bench.family);
+        let built = bench.manifest.as_ref().map(|m| &m.config);
+        let opts = GatherOptions {
+            batch: self.batch.or(built.map(|c| c.batch)).unwrap_or(d.batch),
+            seq_len: self.seq_len.or(built.map(|c| c.seq_len)).unwrap_or(d.seq_len),
+            seed,
+            fidelity: self.fidelity,
+            device: self.device,
+        };
+        let corpus = match (&self.corpus, built) {
+            (Some(p), _) => Corpus::new(std::fs::read_to_string(p).map_err(|source| OpenError::Corpus { path: p.clone(), source })?, p.display().to_string()),
+            (None, Some(c)) => c.corpus.proxy_corpus(bench.family).map_err(|source| OpenError::Corpus { path: "(the benchmark's)".into(), source })?,
+            (None, None) => Corpus::builtin(),
+        };
+        Ok((opts, corpus))
+    }
+
+    /// Resolves the benchmark (building `builtin:NAME` on first use), opens the device and the
+    /// input cache, and makes the source. Warnings (an unusable cache, architectures without
+    /// ground truth) go to `progress` as notes.
+    pub fn open(&self, seed: u64, cache: &super::cache::CacheSettings, stop: &crate::stop::Stop, progress: &dyn crate::progress::Progress) -> Result<GatherSource, OpenError> {
+        let root = cache.root();
+        let resolved = crate::bench::resolve::resolve(&self.bench, self.family, root.as_deref(), stop, progress)?;
+        if let Some(w) = resolved.bench.unfinished_warning() {
+            progress.note(&format!("warning: {w}"));
+        }
+        let (opts, corpus) = self.options(&resolved.bench, seed)?;
+        let cache = match cache.open(resolved.bench.family, &opts, &corpus) {
+            Ok(c) => c,
+            Err(e) => {
+                progress.note(&format!("warning: no input cache ({e}); gathering everything"));
+                None
+            }
+        };
+        Ok(GatherSource::new(resolved.bench, resolved.label, opts, corpus, cache)?)
+    }
+}
