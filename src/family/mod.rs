@@ -35,9 +35,12 @@ use std::any::Any;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Every family lpzero knows, in the order `--family` lists them. Recognising a benchmark asks
-/// each in turn.
-pub static REGISTRY: [FamilyRef; 2] = [FamilyRef(&flexibert::FLEXIBERT), FamilyRef(&gpt2::GPT2)];
+/// Every family lpzero knows, one entry each, in the order `--family` lists them. Recognising a
+/// benchmark asks each in turn.
+pub static REGISTRY: &[FamilyRef] = &[
+    FamilyRef(&flexibert::FLEXIBERT),
+    FamilyRef(&gpt2::GPT2),
+];
 
 /// The training objective a family's loss implements; it decides the minibatch's kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -284,7 +287,7 @@ impl<'de> serde::Deserialize<'de> for FamilyRef {
 
 impl clap::ValueEnum for FamilyRef {
     fn value_variants<'a>() -> &'a [Self] {
-        &REGISTRY
+        REGISTRY
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {

@@ -19,6 +19,13 @@ pub enum Init {
     Ones,
     /// N(0, std²).
     Normal(f64),
+    /// N(mean, std²) (Transformer-XL's LayerNorm weights start at N(1, 0.02²)).
+    NormalAround {
+        /// The mean.
+        mean: f64,
+        /// The standard deviation.
+        std: f64,
+    },
     /// N(0, std²) redrawn outside ±2 std (TensorFlow's truncated normal).
     TruncatedNormal(f64),
     /// U(−a, a) with a = sqrt(6 / (fan_in + fan_out)) (Glorot/Xavier uniform).
@@ -69,6 +76,10 @@ pub fn initial_values(spec: &ParamSpec, rng: &mut ChaCha8Rng) -> Vec<f32> {
         Init::Ones => vec![1.0; n],
         Init::Normal(std) => {
             let d = Normal::new(0.0, std).expect("a positive std");
+            (0..n).map(|_| d.sample(rng) as f32).collect()
+        }
+        Init::NormalAround { mean, std } => {
+            let d = Normal::new(mean, std).expect("a positive std");
             (0..n).map(|_| d.sample(rng) as f32).collect()
         }
         Init::TruncatedNormal(std) => {
