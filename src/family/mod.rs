@@ -127,6 +127,12 @@ pub trait Family: Send + Sync + 'static {
     fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result<Minibatch, TextError>;
     /// The whole corpus as token ids, for training (`bench build`).
     fn token_stream(&self, corpus: &Corpus) -> Result<TokenStream, TextError>;
+    /// The training and validation streams of a build whose two texts are separate (the built-in
+    /// grammar's streams): by default each tokenised on its own; a family whose vocabulary is
+    /// made from the text makes it from the training text and reads both with it.
+    fn token_streams(&self, train: &Corpus, valid: &Corpus) -> Result<(TokenStream, Vec<u32>), TextError> {
+        Ok((self.token_stream(train)?, self.token_stream(valid)?.ids))
+    }
     /// lpzero's built-in grammar as a corpus this family reads (`seed`, at least `min_tokens`
     /// words).
     fn grammar_corpus(&self, seed: u64, min_tokens: usize) -> Corpus {

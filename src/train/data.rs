@@ -22,9 +22,8 @@ impl Tokens {
     pub fn of(spec: &CorpusSpec, family: FamilyRef) -> Result<Tokens, BuildError> {
         match spec {
             CorpusSpec::Grammar { train_seed, valid_seed, train_tokens, valid_tokens, .. } => {
-                let train = family.token_stream(&family.grammar_corpus(*train_seed, *train_tokens))?;
-                let valid = family.token_stream(&family.grammar_corpus(*valid_seed, *valid_tokens))?;
-                Ok(Tokens { train: train.ids, valid: valid.ids, vocab: train.vocab })
+                let (train, valid) = family.token_streams(&family.grammar_corpus(*train_seed, *train_tokens), &family.grammar_corpus(*valid_seed, *valid_tokens))?;
+                Ok(Tokens { train: train.ids, valid, vocab: train.vocab })
             }
             CorpusSpec::File { path, valid_fraction, .. } => {
                 let content = std::fs::read_to_string(path).map_err(io(path))?;
