@@ -19,6 +19,7 @@
 pub mod flexibert;
 pub mod gpt2;
 pub mod space;
+pub mod transxl;
 
 use crate::rank::reference::ReferenceScores;
 use crate::bench::error::BenchError;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 pub static REGISTRY: &[FamilyRef] = &[
     FamilyRef(&flexibert::FLEXIBERT),
     FamilyRef(&gpt2::GPT2),
+    FamilyRef(&transxl::TRANSXL),
 ];
 
 /// The training objective a family's loss implements; it decides the minibatch's kind.
