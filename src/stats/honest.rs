@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::bootstrap::{Interval, RankScratch, Resampler, TieClasses};
 use super::ceiling::NoiseCeiling;
-use super::partial::{partial_of_ranks, Residualiser};
+use super::partial::{partial_of_ranks, Gram};
 use super::within::{within_groups, within_groups_interval_at, WithinGroups};
 use super::{correlate, pearson, spearman, Correlation, DEFAULT_LEVEL, DEFAULT_RESAMPLES};
 
@@ -107,7 +107,8 @@ pub struct HonestInputs<'a, K> {
     /// with the highest Spearman ρ on all architectures is the "best baseline" of the ρ
     /// difference. Empty: no partial ρ, no difference.
     pub baselines: &'a [Baseline<'a>],
-    /// A group label per architecture for the within-group ρ (e.g. depth, or (depth, width)).
+    /// A group label per architecture for the within-group ρ (e.g. depth, or (depth, width));
+    /// ignored unless as long as `truth`.
     pub groups: Option<&'a [K]>,
     /// The benchmark's noise ceiling, where it has repeated networks ([`super::noise_ceiling`]).
     pub ceiling: Option<NoiseCeiling>,
@@ -228,7 +229,7 @@ fn paired_intervals<K>(x: &[f64], y: &[f64], z: &[Vec<f64>], controls_ok: bool, 
     let mut scratch = RankScratch::default();
     let (mut rx, mut ry) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut rz: Vec<Vec<f64>> = vec![Vec::with_capacity(n); tz.len()];
-    let mut res = Residualiser::default();
+    let mut res = Gram::default();
     let best = best.filter(|_| controls_ok);
     let mut stats = |idx: &[usize]| -> [Option<f64>; 3] {
         tx.ranks_into(idx, &mut scratch, &mut rx);
@@ -405,6 +406,17 @@ mod tests {
             let e = (0..10).map(|_| f().defined).sum::<usize>();
             println!("  {what}: {:.1} ms ({e})", 100.0 * start.elapsed().as_secs_f64());
         };
+        {
+            let start = std::time::Instant::now();
+            let mut r = Resampler::new(500, 0);
+            let mut idx = Vec::new();
+            let mut acc = 0;
+            for _ in 0..10_000 {
+                r.next_into(&mut idx);
+                acc += idx[7];
+            }
+            println!("  draws only: {:.2} ms per 1000 resamples ({acc})", 0.1 * start.elapsed().as_secs_f64() * 1000.0);
+        }
         time("spearman_interval", &|| super::super::spearman_interval(&t.informed, &t.truth, 1000, 0));
         time("partial_spearman_interval (2 controls)", &|| super::super::partial_spearman_interval(&t.informed, &t.truth, &[&t.depth, &size], 1000, 0));
         time("within_groups_interval", &|| within_groups_interval(&t.informed, &t.truth, &t.groups, 1000, 0));

@@ -9,16 +9,17 @@
 //!
 //! Undefined (`None`) with fewer than `controls + 3` points (the residuals then have at most one
 //! degree of freedom left), or when the controls explain rank(x) or rank(y) exactly (the residual
-//! is zero up to rounding: its norm is below 1e-9 of the centred ranks' norm) — e.g. x a monotone
-//! function of a control. Controls that are redundant among themselves (constant, or a linear
-//! function of the others' ranks) are dropped from the regression rather than making it
-//! undefined; the point count rule still counts every control given.
+//! sum of squares is below 10⁻¹² of the centred ranks' sum of squares, i.e. zero up to rounding)
+//! — e.g. x a monotone function of a control. Controls that are redundant among themselves
+//! (constant, or a linear function of the others' ranks, by the same 10⁻¹² rule) are dropped from
+//! the regression rather than making it undefined; the point count rule still counts every
+//! control given.
 
 use super::bootstrap::{bootstrap, Interval, RankScratch, TieClasses, DEFAULT_LEVEL};
-use super::{pearson, ranks};
+use super::ranks;
 
-/// Relative size below which a residual counts as zero (exact fit).
-const EXACT_FIT: f64 = 1e-9;
+/// Relative residual sum of squares below which a fit counts as exact (R² > 1 − 10⁻¹²).
+const EXACT_FIT: f64 = 1e-12;
 
 /// The partial Spearman correlation of `x` and `y` given `controls` (each as long as `x`); see
 /// the module documentation. With no controls it is Spearman's ρ. `None` where undefined.
@@ -28,7 +29,7 @@ pub fn partial_spearman(x: &[f64], y: &[f64], controls: &[&[f64]]) -> Option<f64
         return None;
     }
     let rz: Vec<Vec<f64>> = controls.iter().map(|c| ranks(c)).collect();
-    partial_of_ranks(&ranks(x), &ranks(y), &rz, &mut Residualiser::default())
+    partial_of_ranks(&ranks(x), &ranks(y), &rz, &mut Gram::default())
 }
 
 /// The partial Spearman correlation of scores with ground truth given `controls` (architecture-only
@@ -63,7 +64,7 @@ pub(crate) struct PartialRanker {
     rx: Vec<f64>,
     ry: Vec<f64>,
     rz: Vec<Vec<f64>>,
-    res: Residualiser,
+    res: Gram,
 }
 
 impl PartialRanker {
@@ -76,7 +77,7 @@ impl PartialRanker {
             rx: Vec::new(),
             ry: Vec::new(),
             rz: vec![Vec::new(); controls.len()],
-            res: Residualiser::default(),
+            res: Gram::default(),
         }
     }
 
@@ -91,85 +92,70 @@ impl PartialRanker {
     }
 }
 
-/// Pearson partial correlation of `rx` and `ry` given the columns `rz` (already ranks).
-pub(crate) fn partial_of_ranks(rx: &[f64], ry: &[f64], rz: &[Vec<f64>], res: &mut Residualiser) -> Option<f64> {
-    let n = rx.len();
-    if n < rz.len() + 3 {
+/// Pearson partial correlation of `rx` and `ry` given the columns `rz`, all average ranks of the
+/// same `n` architectures (so each has mean exactly (n + 1)/2).
+///
+/// Computed from the cross products of the centred ranks. Centred average ranks are multiples
+/// of ½, so those sums are exact (below 2⁵¹ for any n under 10⁵), and the controls are then swept
+/// out of the (k + 2)² matrix one by one (Gaussian elimination on the normal equations): what is
+/// left is the residual cross-product matrix of x and y, exactly the regression of the module
+/// documentation, in O(n·k²) with no n-sized scratch.
+pub(crate) fn partial_of_ranks(rx: &[f64], ry: &[f64], rz: &[Vec<f64>], g: &mut Gram) -> Option<f64> {
+    let (n, k) = (rx.len(), rz.len());
+    if n < k + 3 || ry.len() != n || rz.iter().any(|c| c.len() != n) {
         return None;
     }
-    res.fit(n, rz);
-    let Residualiser { ex, ey, .. } = res;
-    let (mut ex, mut ey) = (std::mem::take(ex), std::mem::take(ey));
-    let out = (res.residual_into(rx, &mut ex) && res.residual_into(ry, &mut ey)).then(|| pearson(&ex, &ey)).flatten();
-    (res.ex, res.ey) = (ex, ey);
-    out
-}
-
-/// Least-squares residuals on an intercept and control columns, by modified Gram–Schmidt with
-/// one reorthogonalisation ("twice is enough"); dependent columns are dropped. Buffers are kept
-/// between calls.
-#[derive(Default)]
-pub(crate) struct Residualiser {
-    basis: Vec<Vec<f64>>,
-    used: usize,
-    ex: Vec<f64>,
-    ey: Vec<f64>,
-}
-
-impl Residualiser {
-    fn fit(&mut self, n: usize, cols: &[Vec<f64>]) {
-        self.used = 0;
-        let q0 = self.slot();
-        q0.clear();
-        q0.resize(n, 1.0 / (n as f64).sqrt());
-        self.used = 1;
-        for c in cols {
-            self.slot();
-            let (done, rest) = self.basis.split_at_mut(self.used);
-            let v = &mut rest[0];
-            v.clear();
-            v.extend_from_slice(c);
-            project_out(done, v);
-            project_out(done, v);
-            let (norm, left) = (dot(c, c).sqrt(), dot(v, v).sqrt());
-            if norm > 0.0 && left > EXACT_FIT * norm {
-                v.iter_mut().for_each(|a| *a /= left);
-                self.used += 1;
+    let p = k + 2;
+    let mean = (n as f64 + 1.0) / 2.0;
+    let col = |i: usize| -> &[f64] {
+        match i {
+            0 => rx,
+            1 => ry,
+            _ => &rz[i - 2],
+        }
+    };
+    let s = &mut g.s;
+    s.clear();
+    s.resize(p * p, 0.0);
+    for i in 0..p {
+        for j in i..p {
+            let v: f64 = col(i).iter().zip(col(j)).map(|(a, b)| (a - mean) * (b - mean)).sum();
+            s[i * p + j] = v;
+            s[j * p + i] = v;
+        }
+    }
+    let (sxx, syy) = (s[0], s[p + 1]);
+    if sxx == 0.0 || syy == 0.0 {
+        return None;
+    }
+    for c in 2..p {
+        let pivot = s[c * p + c];
+        // A control that the earlier ones (or the intercept) explain: redundant, dropped.
+        let original: f64 = col(c).iter().map(|a| (a - mean) * (a - mean)).sum();
+        if pivot <= EXACT_FIT * original {
+            continue;
+        }
+        // Sweep c out of the rows and columns still to be used: x, y and the later controls.
+        let rest = |i: usize| i < 2 || i > c;
+        for i in (0..p).filter(|&i| rest(i)) {
+            let f = s[i * p + c] / pivot;
+            for j in (0..p).filter(|&j| rest(j)) {
+                s[i * p + j] -= f * s[c * p + j];
             }
         }
     }
-
-    /// The vector just past the used part of the basis (allocated once).
-    fn slot(&mut self) -> &mut Vec<f64> {
-        if self.basis.len() == self.used {
-            self.basis.push(Vec::new());
-        }
-        &mut self.basis[self.used]
+    let (ex, ey, exy) = (s[0], s[p + 1], s[1]);
+    // The controls explain x or y exactly: nothing is left to correlate.
+    if ex <= EXACT_FIT * sxx || ey <= EXACT_FIT * syy {
+        return None;
     }
-
-    /// The residual of `v` into `e`; `false` when the fit is exact (zero residual up to rounding).
-    fn residual_into(&self, v: &[f64], e: &mut Vec<f64>) -> bool {
-        let mean = v.iter().sum::<f64>() / v.len() as f64;
-        let centred = v.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>().sqrt();
-        e.clear();
-        e.extend_from_slice(v);
-        project_out(&self.basis[..self.used], e);
-        project_out(&self.basis[..self.used], e);
-        let left = dot(e, e).sqrt();
-        centred > 0.0 && left > EXACT_FIT * centred
-    }
+    Some((exy / (ex * ey).sqrt()).clamp(-1.0, 1.0))
 }
 
-/// Removes from `v` its components along the orthonormal vectors `basis`, one after another.
-fn project_out(basis: &[Vec<f64>], v: &mut [f64]) {
-    for q in basis {
-        let c = dot(q, v);
-        v.iter_mut().zip(q).for_each(|(a, b)| *a -= c * b);
-    }
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// Scratch space for [`partial_of_ranks`]: the (k + 2)² cross-product matrix.
+#[derive(Default)]
+pub(crate) struct Gram {
+    s: Vec<f64>,
 }
 
 #[cfg(test)]
@@ -240,6 +226,19 @@ mod tests {
         assert!(close(partial_spearman(&x, &y, &[&z]), spearman(&x, &y).unwrap(), 1e-12));
         // A constant control is redundant with the intercept: dropped, ρ unchanged.
         assert!(close(partial_spearman(&x, &y, &[&[1.0; 8]]), spearman(&x, &y).unwrap(), 1e-12));
+    }
+
+    #[test]
+    fn a_control_unrelated_to_y_alone_rescales_rho() {
+        // r_yz = 0 but r_xz ≠ 0: partial ρ = r_xy / √(1 − r_xz²), not r_xy. Here r_xy = 38/42,
+        // r_xz = 16/42. python: (38/42)/math.sqrt(1-(16/42)**2) = 0.978549784986749;
+        // pg.partial_corr(pd.DataFrame(dict(x=x, y=y, z=z)), "x", "y", covar=["z"], method="spearman").r = 0.9785497849867489
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let y = [2.0, 1.0, 4.0, 3.0, 6.0, 5.0, 8.0, 7.0];
+        let z = [1.0, 5.0, 3.0, 7.0, 4.0, 8.0, 2.0, 6.0];
+        assert!(close(spearman(&y, &z), 0.0, 1e-15));
+        assert!(close(spearman(&x, &z), 16.0 / 42.0, 1e-15));
+        assert!(close(partial_spearman(&x, &y, &[&z]), 0.978549784986749, 1e-12));
     }
 
     #[test]
