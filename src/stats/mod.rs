@@ -4,8 +4,26 @@
 //! Written here rather than taken from a crate: the well-kept statistics crates offer Pearson
 //! and Spearman but not τ-b with scipy's tie handling, and both functions are short. The tests
 //! check them against scipy's documented examples.
+//!
+//! Beyond the correlations, the statistics that make them honest (pure functions on plain
+//! numbers): percentile bootstrap intervals ([`bootstrap`], [`spearman_interval`]), the partial
+//! Spearman correlation given architecture-only orderings ([`partial_spearman`]), the pooled
+//! within-group ρ ([`within_groups`]), the noise ceiling of benchmarks with repeated networks
+//! ([`noise_ceiling`]), and a per-proxy bundle with a one-line verdict ([`HonestStats`]).
 
 use serde::Serialize;
+
+mod bootstrap;
+mod ceiling;
+mod honest;
+mod partial;
+mod within;
+
+pub use bootstrap::{bootstrap, bootstrap_stratified, spearman_interval, spearman_interval_at, Interval, DEFAULT_LEVEL, DEFAULT_RESAMPLES};
+pub use ceiling::{noise_ceiling, NoiseCeiling};
+pub use honest::{verdict, Baseline, Finding, HonestInputs, HonestStats, Verdict};
+pub use partial::{partial_spearman, partial_spearman_interval, partial_spearman_interval_at};
+pub use within::{within_groups, within_groups_interval, within_groups_interval_at, GroupRho, WithinGroups};
 
 /// 1-based ranks with ties given the average of the ranks they span.
 pub fn ranks(x: &[f64]) -> Vec<f64> {
