@@ -303,6 +303,13 @@ impl clap::ValueEnum for FamilyRef {
     }
 }
 
+/// The parameter counts of architectures as columns: `column("Attn")` is every architecture's
+/// count of that field (0 where it has none), for baselines.
+pub fn count_columns(archs: &[&dyn Arch], fidelity: Fidelity) -> Result<impl Fn(&str) -> Vec<f64>, ModelError> {
+    let counts = archs.iter().map(|a| a.counts(fidelity)).collect::<Result<Vec<_>, _>>()?;
+    Ok(move |name: &str| counts.iter().map(|c| c.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v as f64)).collect())
+}
+
 /// Counts parameter groups of a declaration list into named fields: each field is the sum of the
 /// groups it lists (a group may count in several fields).
 pub fn sum_groups(specs: &[ParamSpec], fields: &[(&'static str, &[&str])]) -> Vec<(&'static str, u64)> {

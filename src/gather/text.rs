@@ -14,20 +14,6 @@ use fnv::fnv64;
 /// The text used when no corpus is given: a few paragraphs of plain English written for lpzero.
 pub const BUILTIN_CORPUS: &str = include_str!("builtin.txt");
 
-/// BERT's special ids.
-pub mod bert_ids {
-    /// `[PAD]`.
-    pub const PAD: u32 = 0;
-    /// `[UNK]`.
-    pub const UNK: u32 = 100;
-    /// `[CLS]`.
-    pub const CLS: u32 = 101;
-    /// `[SEP]`.
-    pub const SEP: u32 = 102;
-    /// `[MASK]`.
-    pub const MASK: u32 = 103;
-}
-
 /// A problem building a minibatch.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TextError {

@@ -157,8 +157,7 @@ impl Family for Flexibert {
     }
 
     fn baselines(&self, archs: &[&dyn Arch], fidelity: Fidelity) -> Result<Vec<Baseline>, ModelError> {
-        let counts = archs.iter().map(|a| a.counts(fidelity)).collect::<Result<Vec<_>, _>>()?;
-        let field = |name: &str| counts.iter().map(|c| c.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v as f64)).collect::<Vec<f64>>();
+        let field = crate::family::count_columns(archs, fidelity)?;
         let layers: Vec<f64> = archs.iter().map(|a| a.layers() as f64).collect();
         Ok(vec![
             Baseline::new("params (total)", field("total")),

@@ -127,8 +127,7 @@ impl Family for Gpt2 {
     }
 
     fn baselines(&self, archs: &[&dyn Arch], fidelity: Fidelity) -> Result<Vec<Baseline>, ModelError> {
-        let counts = archs.iter().map(|a| a.counts(fidelity)).collect::<Result<Vec<_>, _>>()?;
-        let field = |name: &str| counts.iter().map(|c| c.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v as f64)).collect::<Vec<f64>>();
+        let field = crate::family::count_columns(archs, fidelity)?;
         let (attn, ffn) = (field("Attn"), field("FFN"));
         Ok(vec![
             Baseline::new("params (total)", field("total")),

@@ -35,7 +35,7 @@ use crate::models::{Fidelity, ModelError};
 use crate::rank::Baseline;
 use crate::train::result::ArchResult;
 use burn::tensor::Tensor;
-use model::{WordError, WordVocab};
+use model::WordVocab;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -50,14 +50,6 @@ pub struct TransformerXl;
 pub static TRANSXL: TransformerXl = TransformerXl;
 
 const SPACES: [ShippedSpace; 1] = [ShippedSpace { name: "transxl-wt103", path: "spaces/transxl-wt103.yaml", text: WT103 }];
-
-fn text_error(e: WordError) -> TextError {
-    match e {
-        WordError::TooShort { have, need, batch, len } => TextError::TooShort { have, need, batch, len },
-        WordError::Empty => TextError::Empty,
-        WordError::OutOfVocabulary { id, n_token, .. } => TextError::OutOfVocabulary { id, vocab: n_token },
-    }
-}
 
 impl Family for TransformerXl {
     fn name(&self) -> &'static str {
@@ -119,7 +111,7 @@ impl Family for TransformerXl {
 
     fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, _seed: u64) -> Result<Minibatch, TextError> {
         let ids = WordVocab::from_text(&corpus.text).encode(&corpus.text);
-        Ok(Minibatch::Causal(model::lm_batch(&ids, batch, len).map_err(text_error)?))
+        Ok(Minibatch::Causal(crate::gather::text::lm_batch(&ids, batch, len)?))
     }
 
     fn token_stream(&self, corpus: &Corpus) -> Result<TokenStream, TextError> {
@@ -138,8 +130,7 @@ impl Family for TransformerXl {
     }
 
     fn baselines(&self, archs: &[&dyn Arch], fidelity: Fidelity) -> Result<Vec<Baseline>, ModelError> {
-        let counts = archs.iter().map(|a| a.counts(fidelity)).collect::<Result<Vec<_>, _>>()?;
-        let field = |name: &str| counts.iter().map(|c| c.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v as f64)).collect::<Vec<f64>>();
+        let field = crate::family::count_columns(archs, fidelity)?;
         let (attn, ffn) = (field("Attn"), field("FFN"));
         Ok(vec![
             Baseline::new("params (total)", field("total")),

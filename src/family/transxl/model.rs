@@ -538,22 +538,13 @@ pub fn word_tokens(text: &str, n_token: usize) -> Result<Vec<u32>, WordError> {
     WordVocab::from_text(text).encode_for(text, n_token)
 }
 
-/// A next-token minibatch from a token stream: `batch` consecutive segments of `len + 1` tokens
-/// from the start; inputs are the first `len` of each, targets the next-token shift.
+/// A next-token minibatch from a token stream ([`crate::gather::text::lm_batch`]: `batch`
+/// consecutive segments of `len + 1` tokens from the start).
 pub fn lm_batch(tokens: &[u32], batch: usize, len: usize) -> Result<LmBatch, WordError> {
-    if batch == 0 || len == 0 {
-        return Err(WordError::Empty);
-    }
-    let need = batch * (len + 1);
-    if tokens.len() < need {
-        return Err(WordError::TooShort { have: tokens.len(), need, batch, len });
-    }
-    let (mut ids, mut targets) = (Vec::with_capacity(batch * len), Vec::with_capacity(batch * len));
-    for seg in tokens.chunks(len + 1).take(batch) {
-        ids.extend_from_slice(&seg[..len]);
-        targets.extend_from_slice(&seg[1..]);
-    }
-    Ok(LmBatch { batch, len, ids, targets })
+    crate::gather::text::lm_batch(tokens, batch, len).map_err(|e| match e {
+        crate::gather::text::TextError::TooShort { have, need, batch, len } => WordError::TooShort { have, need, batch, len },
+        _ => WordError::Empty,
+    })
 }
 
 #[cfg(test)]
