@@ -7,6 +7,13 @@
 
 use super::syntax::{Expr, ExprKind, Item, ProxyFile};
 
+impl std::fmt::Display for Expr {
+    /// The canonical text of the expression.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&print_expr(self))
+    }
+}
+
 /// The canonical text of an expression.
 pub fn print_expr(expr: &Expr) -> String {
     let mut out = String::new();

@@ -12,22 +12,8 @@ pub struct StdlibFile {
     pub text: &'static str,
 }
 
-/// Every file of `stdlib/`, by name.
-pub const FILES: &[StdlibFile] = &[
-    StdlibFile { name: "activation_distance.proxy", text: include_str!("../../stdlib/activation_distance.proxy") },
-    StdlibFile { name: "attention_confidence.proxy", text: include_str!("../../stdlib/attention_confidence.proxy") },
-    StdlibFile { name: "fisher.proxy", text: include_str!("../../stdlib/fisher.proxy") },
-    StdlibFile { name: "grad_norm.proxy", text: include_str!("../../stdlib/grad_norm.proxy") },
-    StdlibFile { name: "head_confidence.proxy", text: include_str!("../../stdlib/head_confidence.proxy") },
-    StdlibFile { name: "head_importance.proxy", text: include_str!("../../stdlib/head_importance.proxy") },
-    StdlibFile { name: "lpzero_flexibert.proxy", text: include_str!("../../stdlib/lpzero_flexibert.proxy") },
-    StdlibFile { name: "lpzero_gpt2.proxy", text: include_str!("../../stdlib/lpzero_gpt2.proxy") },
-    StdlibFile { name: "params.proxy", text: include_str!("../../stdlib/params.proxy") },
-    StdlibFile { name: "snip.proxy", text: include_str!("../../stdlib/snip.proxy") },
-    StdlibFile { name: "softmax_confidence.proxy", text: include_str!("../../stdlib/softmax_confidence.proxy") },
-    StdlibFile { name: "synaptic_diversity.proxy", text: include_str!("../../stdlib/synaptic_diversity.proxy") },
-    StdlibFile { name: "synaptic_saliency.proxy", text: include_str!("../../stdlib/synaptic_saliency.proxy") },
-];
+/// Every file of `stdlib/`, by name (the list is made by the build script).
+pub const FILES: &[StdlibFile] = include!(concat!(env!("OUT_DIR"), "/stdlib_files.rs"));
 
 /// Every stdlib definition, checked, in file order. The stdlib is tested to be free of errors.
 pub fn definitions() -> Vec<CheckedDefinition> {

@@ -5,7 +5,6 @@
 //! two trees are equal when they have the same shape, operators, names and numbers, wherever
 //! they stand in a file. That is what makes `parse(print(t)) == t` a meaningful round trip.
 
-use std::fmt;
 
 /// A half-open byte range `start..end` into the source text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -160,13 +159,6 @@ impl Expr {
             ExprKind::Neg(e) => Box::new(std::iter::once(&**e)),
             ExprKind::Binary { lhs, rhs, .. } => Box::new([&**lhs, &**rhs].into_iter()),
         }
-    }
-}
-
-impl fmt::Display for Expr {
-    /// The canonical text of the expression (see [`crate::lang::print`]).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::lang::print::print_expr(self))
     }
 }
 

@@ -59,7 +59,6 @@ impl CorpusSpec {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum PlanSource {
     /// A seeded sample of a search space (its `family:` says which models).
-    #[serde(alias = "flexi-space")]
     Space {
         /// The space.
         space: SpaceSpec,
