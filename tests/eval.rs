@@ -334,3 +334,38 @@ proptest! {
         }
     }
 }
+
+/// Every op of the registry runs through the interpreter (in the form its kind allows) and gives a
+/// finite number on ordinary inputs, and the op semantics implement the kind the registry
+/// declares: adding an op to the table without semantics, or with semantics of another kind,
+/// fails here (and, for missing semantics, does not compile).
+#[test]
+fn every_op_of_the_registry_runs_through_the_interpreter() {
+    use lpzero::eval::ops::semantics;
+    use lpzero::lang::table::{OpKind, OPS};
+    let mut inputs = ProxyInputs::new();
+    let sq = |seed: f64| entry(&[3, 3], &(0..9).map(|i| ((i as f64 + seed) * 0.37).sin()).collect::<Vec<_>>());
+    inputs.insert(InputId::W, vec![sq(1.0), sq(2.0)]).unwrap();
+    inputs.insert(InputId::G, vec![sq(3.0), sq(4.0)]).unwrap();
+    for op in OPS {
+        assert_eq!(semantics(op.id).kind(), op.kind, "{}: the semantics are of another kind than the registry says", op.name);
+        let n = op.name;
+        let text = match op.kind {
+            OpKind::Elementwise | OpKind::Distribution | OpKind::Reduce | OpKind::MatrixReduce => format!("sum({n}(W))"),
+            OpKind::AxisReduce => format!("sum({n}(W, -1))"),
+            OpKind::Aggregate => format!("{n}(W)"),
+            // No input pair has matching axis names (`[out, in]` times `[out, in]`), so the
+            // checker refuses every product of inputs; its semantics run on the values directly.
+            OpKind::MatrixProduct => {
+                use lpzero::eval::{ops, Entry, Value};
+                let entries = |i: InputId| Value::Entries(inputs.get(i).unwrap().iter().cloned().map(Entry::Tensor).collect());
+                let v = ops::apply_unary(lpzero::lang::table::OpId::Sum, ops::apply_matmul(entries(InputId::W), entries(InputId::G), n).unwrap(), None, n).unwrap();
+                assert!(matches!(v, Value::Number(x) if x.is_finite()), "{n}");
+                continue;
+            }
+        };
+        let p = Proxy::parse(&text).unwrap_or_else(|e| panic!("{text}: {:?}", e.0));
+        let v = Interpreter::new(&inputs).score(&p.typed).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert!(v.is_finite(), "{text}: {v}");
+    }
+}

@@ -12,7 +12,7 @@
 
 use super::inputs::TensorEntry;
 use crate::lang::syntax::BinOp;
-use crate::lang::table::{OpId, EPSILON};
+use crate::lang::table::{OpId, OpKind, EPSILON};
 use std::sync::Arc;
 
 /// Why a proxy has no value on an architecture.
@@ -95,35 +95,144 @@ fn safe_recip32(x: f32) -> f32 {
     1.0 / (x + EPSILON as f32 * if x < 0.0 { -1.0 } else { 1.0 })
 }
 
-/// The element-wise ops: each as a pair of functions, one for f64 scalars and one for the f32
-/// elements of a tensor, side by side so that they say the same thing. `None` for ops that are
-/// not element-wise.
-pub fn elementwise(op: OpId) -> Option<(ScalarFn, ElementFn)> {
-    const E32: f32 = EPSILON as f32;
-    Some(match op {
-        OpId::Log => (|x| max_keep_nan(x, EPSILON).ln(), |x| max_keep_nan32(x, E32).ln()),
-        OpId::Abslog => (|x| max_keep_nan(x.abs(), EPSILON).ln(), |x| max_keep_nan32(x.abs(), E32).ln()),
-        OpId::Abs => (f64::abs, f32::abs),
-        OpId::Sq => (|x| x * x, |x| x * x),
-        OpId::Exp => (f64::exp, f32::exp),
-        OpId::Relu => (|x| max_keep_nan(x, 0.0), |x| max_keep_nan32(x, 0.0)),
-        OpId::Recip => (|x| 1.0 / (x + EPSILON * sign_plus(x)), safe_recip32),
-        OpId::Sigmoid => (|x| 1.0 / (1.0 + (-x).exp()), |x| 1.0 / (1.0 + (-x).exp())),
-        OpId::Sqrt => (|x| max_keep_nan(x, 0.0).sqrt(), |x| max_keep_nan32(x, 0.0).sqrt()),
-        OpId::Neg => (|x| -x, |x| -x),
-        OpId::Id => (|x| x, |x| x),
-        OpId::Step => (
-            |x| if x.is_nan() { x } else if x > 0.0 { 1.0 } else { 0.0 },
-            |x| if x.is_nan() { x } else if x > 0.0 { 1.0 } else { 0.0 },
-        ),
-        _ => return None,
-    })
+/// How an element-wise op treats one value, for f64 scalars and f32 tensor elements, side by
+/// side so that they say the same thing; and whether it can turn finite values into non-finite
+/// ones (overflow, 1/ε of huge values), in which case its tensor results are checked.
+#[derive(Clone, Copy, Debug)]
+pub struct Pointwise {
+    /// On an f64 scalar.
+    pub scalar: ScalarFn,
+    /// On an f32 element.
+    pub element: ElementFn,
+    /// Whether results must be checked for overflow.
+    pub may_overflow: bool,
 }
 
-/// Element-wise ops that can turn finite values into non-finite ones (overflow, 1/ε of huge
-/// values): their tensor results are checked.
-fn may_overflow(op: OpId) -> bool {
-    matches!(op, OpId::Exp | OpId::Sq | OpId::Recip)
+/// Ops that work on all the elements of an entry together and keep its shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Normalizer {
+    /// Softmax along the last axis.
+    Softmax,
+    /// Log-softmax along the last axis.
+    Logsoftmax,
+    /// Rescaling to [0, 1].
+    Minmax,
+    /// Standardising.
+    Normalize,
+}
+
+/// Reductions of each entry to a scalar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// `sqrt(Σ x²)`.
+    Fro,
+    /// `Σ x / n` (`mean`, and the reference's `normsum`).
+    Mean,
+    /// `Σ |x| / n`.
+    L1,
+    /// The unbiased standard deviation.
+    Std,
+    /// The number of elements.
+    Numel,
+    /// The nuclear norm of a matrix.
+    Nuc,
+}
+
+/// Reductions along one axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AxisReduction {
+    /// The maximum.
+    Max,
+    /// The sum.
+    Sum,
+}
+
+/// Reductions of a whole value to one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregation {
+    /// Over entries and elements.
+    Sum,
+    /// The mean over entries of each entry's mean.
+    Avg,
+}
+
+/// What an op computes, by kind: the one place that maps every op of the registry
+/// ([`crate::lang::table::OPS`]) to its implementation. The match is exhaustive, so a new op does
+/// not compile until it has semantics; a test checks that each op's kind here is the registry's.
+#[derive(Clone, Copy, Debug)]
+pub enum Semantics {
+    /// Applied to every element.
+    Elementwise(Pointwise),
+    /// Works on a whole entry, keeps the shape.
+    Distribution(Normalizer),
+    /// Each entry to a scalar.
+    Reduce(Reduction),
+    /// Along one axis.
+    AxisReduce(AxisReduction),
+    /// A whole value to one number.
+    Aggregate(Aggregation),
+    /// The matrix product of aligned entries.
+    MatrixProduct,
+}
+
+impl Semantics {
+    /// The registry's kind of op these semantics implement.
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Semantics::Elementwise(_) => OpKind::Elementwise,
+            Semantics::Distribution(_) => OpKind::Distribution,
+            Semantics::Reduce(Reduction::Nuc) => OpKind::MatrixReduce,
+            Semantics::Reduce(_) => OpKind::Reduce,
+            Semantics::AxisReduce(_) => OpKind::AxisReduce,
+            Semantics::Aggregate(_) => OpKind::Aggregate,
+            Semantics::MatrixProduct => OpKind::MatrixProduct,
+        }
+    }
+}
+
+/// The semantics of an op.
+pub fn semantics(op: OpId) -> Semantics {
+    const E32: f32 = EPSILON as f32;
+    let pw = |scalar: ScalarFn, element: ElementFn| Semantics::Elementwise(Pointwise { scalar, element, may_overflow: false });
+    let overflowing = |scalar: ScalarFn, element: ElementFn| Semantics::Elementwise(Pointwise { scalar, element, may_overflow: true });
+    match op {
+        OpId::Log => pw(|x| max_keep_nan(x, EPSILON).ln(), |x| max_keep_nan32(x, E32).ln()),
+        OpId::Abslog => pw(|x| max_keep_nan(x.abs(), EPSILON).ln(), |x| max_keep_nan32(x.abs(), E32).ln()),
+        OpId::Abs => pw(f64::abs, f32::abs),
+        OpId::Sq => overflowing(|x| x * x, |x| x * x),
+        OpId::Exp => overflowing(f64::exp, f32::exp),
+        OpId::Relu => pw(|x| max_keep_nan(x, 0.0), |x| max_keep_nan32(x, 0.0)),
+        OpId::Recip => overflowing(|x| 1.0 / (x + EPSILON * sign_plus(x)), safe_recip32),
+        OpId::Sigmoid => pw(|x| 1.0 / (1.0 + (-x).exp()), |x| 1.0 / (1.0 + (-x).exp())),
+        OpId::Sqrt => pw(|x| max_keep_nan(x, 0.0).sqrt(), |x| max_keep_nan32(x, 0.0).sqrt()),
+        OpId::Neg => pw(|x| -x, |x| -x),
+        OpId::Id => pw(|x| x, |x| x),
+        OpId::Step => pw(|x| if x.is_nan() { x } else if x > 0.0 { 1.0 } else { 0.0 }, |x| if x.is_nan() { x } else if x > 0.0 { 1.0 } else { 0.0 }),
+        OpId::Softmax => Semantics::Distribution(Normalizer::Softmax),
+        OpId::Logsoftmax => Semantics::Distribution(Normalizer::Logsoftmax),
+        OpId::Minmax => Semantics::Distribution(Normalizer::Minmax),
+        OpId::Normalize => Semantics::Distribution(Normalizer::Normalize),
+        OpId::Fro => Semantics::Reduce(Reduction::Fro),
+        OpId::Normsum | OpId::Mean => Semantics::Reduce(Reduction::Mean),
+        OpId::L1 => Semantics::Reduce(Reduction::L1),
+        OpId::Std => Semantics::Reduce(Reduction::Std),
+        OpId::Numel => Semantics::Reduce(Reduction::Numel),
+        OpId::Nuc => Semantics::Reduce(Reduction::Nuc),
+        OpId::Amax => Semantics::AxisReduce(AxisReduction::Max),
+        OpId::Asum => Semantics::AxisReduce(AxisReduction::Sum),
+        OpId::Sum => Semantics::Aggregate(Aggregation::Sum),
+        OpId::Avg => Semantics::Aggregate(Aggregation::Avg),
+        OpId::Matmul => Semantics::MatrixProduct,
+    }
+}
+
+/// The element-wise functions of an op (f64 scalar, f32 element), `None` for ops that are not
+/// element-wise.
+pub fn elementwise(op: OpId) -> Option<(ScalarFn, ElementFn)> {
+    match semantics(op) {
+        Semantics::Elementwise(p) => Some((p.scalar, p.element)),
+        _ => None,
+    }
 }
 
 /// Sum of all elements in f64.
@@ -166,9 +275,24 @@ fn map_entries(x: Value, f: impl Fn(Entry) -> Result<Entry, Invalid>) -> Result<
     }
 }
 
+/// What [`reduce_chain`] can compute in one pass over each entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fold {
+    Entry(Reduction),
+    Whole(Aggregation),
+}
+
+fn fold(op: OpId) -> Option<Fold> {
+    match semantics(op) {
+        Semantics::Reduce(r @ (Reduction::Fro | Reduction::Mean | Reduction::L1 | Reduction::Std)) => Some(Fold::Entry(r)),
+        Semantics::Aggregate(a) => Some(Fold::Whole(a)),
+        _ => None,
+    }
+}
+
 /// Whole-entry reductions and aggregations that [`reduce_chain`] can compute in one pass.
 pub fn fusable_reduction(op: OpId) -> bool {
-    matches!(op, OpId::Fro | OpId::Normsum | OpId::Mean | OpId::L1 | OpId::Std | OpId::Sum | OpId::Avg)
+    fold(op).is_some()
 }
 
 /// One element-wise op of a fused chain: its f32 function, whether its results must be checked
@@ -183,8 +307,8 @@ pub struct ChainStep {
 impl ChainStep {
     /// The step for an element-wise op; `what` names its expression.
     pub fn new(op: OpId, what: String) -> Self {
-        let (_, f) = elementwise(op).expect("only element-wise ops are chained");
-        ChainStep { op, f, check: may_overflow(op), what }
+        let Semantics::Elementwise(p) = semantics(op) else { panic!("only element-wise ops are chained") };
+        ChainStep { op, f: p.element, check: p.may_overflow, what }
     }
 }
 
@@ -205,6 +329,7 @@ fn apply_chain(chain: &[ChainStep], x: f32) -> Result<f32, usize> {
 /// `op(chain(x))` for a whole-entry reduction or an aggregation `op`, in one pass per entry (two
 /// for `std`): the same values as applying the chain op by op and then `op`.
 pub fn reduce_chain(op: OpId, x: Value, chain: &[ChainStep], what: &str) -> Result<Value, Invalid> {
+    let Some(how) = fold(op) else { return Err(Invalid::new(format!("{what}: not a one-pass reduction"))) };
     let overflow = |k: usize| Invalid::new(format!("{} is not finite (NaN or ±inf)", chain[k].what));
     let sum = |t: &[f32], g: &dyn Fn(f32) -> f64| -> Result<f64, Invalid> {
         let mut total = 0.0;
@@ -229,15 +354,16 @@ pub fn reduce_chain(op: OpId, x: Value, chain: &[ChainStep], what: &str) -> Resu
     for e in &entries {
         let Entry::Tensor(t) = e else { unreachable!("checked above") };
         let n = t.numel();
-        if n == 0 && op != OpId::Sum {
-            return Err(Invalid::new(if matches!(op, OpId::Avg) { format!("{what}: an entry has no elements") } else { "an entry has no elements".into() }));
+        if n == 0 && how != Fold::Whole(Aggregation::Sum) {
+            return Err(Invalid::new(if how == Fold::Whole(Aggregation::Avg) { format!("{what}: an entry has no elements") } else { "an entry has no elements".into() }));
         }
-        let v = match op {
-            OpId::Fro => sum(&t.data, &|y| (y as f64) * (y as f64))?.sqrt(),
-            OpId::Normsum | OpId::Mean | OpId::Avg => sum(&t.data, &|y| y as f64)? / n as f64,
-            OpId::L1 => sum(&t.data, &|y| (y as f64).abs())? / n as f64,
-            OpId::Sum => sum(&t.data, &|y| y as f64)?,
-            _ => {
+        let v = match how {
+            Fold::Entry(Reduction::Fro) => sum(&t.data, &|y| (y as f64) * (y as f64))?.sqrt(),
+            Fold::Entry(Reduction::Mean) | Fold::Whole(Aggregation::Avg) => sum(&t.data, &|y| y as f64)? / n as f64,
+            Fold::Entry(Reduction::L1) => sum(&t.data, &|y| (y as f64).abs())? / n as f64,
+            Fold::Whole(Aggregation::Sum) => sum(&t.data, &|y| y as f64)?,
+            Fold::Entry(Reduction::Numel | Reduction::Nuc) => unreachable!("not folded (see `fold`)"),
+            Fold::Entry(Reduction::Std) => {
                 if n < 2 {
                     return Err(Invalid::new("std of an entry with fewer than two elements"));
                 }
@@ -247,61 +373,57 @@ pub fn reduce_chain(op: OpId, x: Value, chain: &[ChainStep], what: &str) -> Resu
         };
         per_entry.push(v);
     }
-    match op {
-        OpId::Sum | OpId::Avg => {
+    match how {
+        Fold::Whole(a) => {
             if per_entry.is_empty() {
                 return Err(Invalid::new(format!("{what}: the input has no entries on this architecture")));
             }
             let total: f64 = per_entry.iter().sum();
-            scalar_finite(if op == OpId::Avg { total / per_entry.len() as f64 } else { total }, what).map(Value::Number)
+            scalar_finite(if a == Aggregation::Avg { total / per_entry.len() as f64 } else { total }, what).map(Value::Number)
         }
-        _ => Ok(Value::Entries(per_entry.into_iter().map(|v| scalar_finite(v, what).map(Entry::Scalar)).collect::<Result<_, _>>()?)),
+        Fold::Entry(_) => Ok(Value::Entries(per_entry.into_iter().map(|v| scalar_finite(v, what).map(Entry::Scalar)).collect::<Result<_, _>>()?)),
     }
 }
 
 /// Applies a one-argument op (`axis` for `amax`/`asum`). `what` names the expression in messages.
 pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<Value, Invalid> {
-    if let Some((scalar, tensor)) = elementwise(op) {
-        return map_entries(x, |e| match e {
-            Entry::Scalar(v) => Ok(Entry::Scalar(scalar(v))),
+    match semantics(op) {
+        Semantics::Elementwise(p) => map_entries(x, |e| match e {
+            Entry::Scalar(v) => Ok(Entry::Scalar((p.scalar)(v))),
             Entry::Tensor(t) => {
-                let out = TensorEntry { data: map(&t.data, tensor), shape: t.shape };
-                Ok(Entry::Tensor(if may_overflow(op) { check_finite(out, what)? } else { out }))
+                let out = TensorEntry { data: map(&t.data, p.element), shape: t.shape };
+                Ok(Entry::Tensor(if p.may_overflow { check_finite(out, what)? } else { out }))
             }
-        });
-    }
-    match op {
-        OpId::Softmax | OpId::Logsoftmax | OpId::Minmax | OpId::Normalize => map_entries(x, |e| distribution(op, e)),
-        OpId::Fro | OpId::Normsum | OpId::L1 | OpId::Mean | OpId::Std | OpId::Numel | OpId::Nuc => {
-            map_entries(x, |e| match e {
-                Entry::Tensor(t) => Ok(Entry::Scalar(scalar_finite(reduce(op, &t)?, what)?)),
-                Entry::Scalar(_) => Err(Invalid::new(format!("{what}: this op needs entries with axes, not scalars"))),
-            })
-        }
-        OpId::Amax | OpId::Asum => {
+        }),
+        Semantics::Distribution(d) => map_entries(x, |e| distribution(d, e)),
+        Semantics::Reduce(r) => map_entries(x, |e| match e {
+            Entry::Tensor(t) => Ok(Entry::Scalar(scalar_finite(reduce(r, &t)?, what)?)),
+            Entry::Scalar(_) => Err(Invalid::new(format!("{what}: this op needs entries with axes, not scalars"))),
+        }),
+        Semantics::AxisReduce(a) => {
             let axis = axis.ok_or_else(|| Invalid::new(format!("{what}: missing axis")))?;
             map_entries(x, |e| match e {
-                Entry::Tensor(t) => reduce_axis(op, t, axis, what),
+                Entry::Tensor(t) => reduce_axis(a, t, axis, what),
                 Entry::Scalar(_) => Err(Invalid::new(format!("{what}: a scalar has no axis to reduce"))),
             })
         }
-        OpId::Sum | OpId::Avg => aggregate(op, x, what).map(Value::Number),
-        _ => Err(Invalid::new(format!("{what}: not a one-argument op"))),
+        Semantics::Aggregate(a) => aggregate(a, x, what).map(Value::Number),
+        Semantics::MatrixProduct => Err(Invalid::new(format!("{what}: not a one-argument op"))),
     }
 }
 
 /// `softmax`, `logsoftmax`, `minmax`, `normalize` of one entry.
-fn distribution(op: OpId, e: Entry) -> Result<Entry, Invalid> {
+fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
     let t = match e {
         // The distribution of a single value: softmax 1, the others 0.
         Entry::Scalar(v) if v.is_nan() => return Ok(Entry::Scalar(v)),
-        Entry::Scalar(_) => return Ok(Entry::Scalar(if op == OpId::Softmax { 1.0 } else { 0.0 })),
+        Entry::Scalar(_) => return Ok(Entry::Scalar(if op == Normalizer::Softmax { 1.0 } else { 0.0 })),
         Entry::Tensor(t) => t,
     };
     let n = t.numel();
     let x = &t.data;
     let data: Arc<[f32]> = match op {
-        OpId::Softmax | OpId::Logsoftmax => {
+        Normalizer::Softmax | Normalizer::Logsoftmax => {
             let last = *t.shape.last().unwrap_or(&1);
             if last == 0 || n == 0 {
                 return Ok(Entry::Tensor(t));
@@ -313,7 +435,7 @@ fn distribution(op: OpId, e: Entry) -> Result<Entry, Invalid> {
                 // e = exp(x − max) in f32 (each element once), their sum in f64.
                 out.extend(row.iter().map(|&v| (v - m).exp()));
                 let total: f64 = out[start..].iter().map(|&e| e as f64).sum();
-                if op == OpId::Softmax {
+                if op == Normalizer::Softmax {
                     out[start..].iter_mut().for_each(|e| *e = (*e as f64 / total) as f32);
                 } else {
                     let lse = total.ln();
@@ -322,7 +444,7 @@ fn distribution(op: OpId, e: Entry) -> Result<Entry, Invalid> {
             }
             out.into()
         }
-        OpId::Minmax => {
+        Normalizer::Minmax => {
             if n == 0 {
                 return Ok(Entry::Tensor(t));
             }
@@ -334,8 +456,8 @@ fn distribution(op: OpId, e: Entry) -> Result<Entry, Invalid> {
                 map(x, |v| ((v as f64 - lo) / (hi - lo)) as f32)
             }
         }
-        _ => {
-            // normalize: (x − mean) / std, std unbiased, in f64.
+        Normalizer::Normalize => {
+            // (x − mean) / std, std unbiased, in f64.
             if n < 2 {
                 vec![0.0; n].into()
             } else {
@@ -354,26 +476,25 @@ fn distribution(op: OpId, e: Entry) -> Result<Entry, Invalid> {
 }
 
 /// A whole-entry reduction, in f64.
-fn reduce(op: OpId, t: &TensorEntry) -> Result<f64, Invalid> {
+fn reduce(op: Reduction, t: &TensorEntry) -> Result<f64, Invalid> {
     let n = t.numel();
-    if n == 0 && op != OpId::Numel {
+    if n == 0 && op != Reduction::Numel {
         return Err(Invalid::new("an entry has no elements"));
     }
     let x = &t.data;
     Ok(match op {
-        OpId::Fro => x.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt(),
-        OpId::Normsum | OpId::Mean => sum_f64(x) / n as f64,
-        OpId::L1 => x.iter().map(|&v| (v as f64).abs()).sum::<f64>() / n as f64,
-        OpId::Std => {
+        Reduction::Fro => x.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt(),
+        Reduction::Mean => sum_f64(x) / n as f64,
+        Reduction::L1 => x.iter().map(|&v| (v as f64).abs()).sum::<f64>() / n as f64,
+        Reduction::Std => {
             if n < 2 {
                 return Err(Invalid::new("std of an entry with fewer than two elements"));
             }
             let mean = sum_f64(x) / n as f64;
             (x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt()
         }
-        OpId::Numel => n as f64,
-        OpId::Nuc => nuclear_norm(t)?,
-        _ => unreachable!("not a whole-entry reduction"),
+        Reduction::Numel => n as f64,
+        Reduction::Nuc => nuclear_norm(t)?,
     })
 }
 
@@ -393,7 +514,7 @@ fn nuclear_norm(t: &TensorEntry) -> Result<f64, Invalid> {
 }
 
 /// `amax`/`asum` along one axis of an entry.
-fn reduce_axis(op: OpId, t: TensorEntry, axis: i64, what: &str) -> Result<Entry, Invalid> {
+fn reduce_axis(op: AxisReduction, t: TensorEntry, axis: i64, what: &str) -> Result<Entry, Invalid> {
     let rank = t.shape.len() as i64;
     if axis < -rank || axis >= rank {
         return Err(Invalid::new(format!("{what}: axis {axis} is out of range for shape {:?}", t.shape)));
@@ -411,8 +532,8 @@ fn reduce_axis(op: OpId, t: TensorEntry, axis: i64, what: &str) -> Result<Entry,
         for q in 0..post {
             let at = |k: usize| x[(p * len + k) * post + q];
             reduced.push(match op {
-                OpId::Amax => (1..len).map(at).fold(at(0), |a, b| if b.is_nan() || b > a { b } else { a }),
-                _ => (0..len).map(|k| at(k) as f64).sum::<f64>() as f32,
+                AxisReduction::Max => (1..len).map(at).fold(at(0), |a, b| if b.is_nan() || b > a { b } else { a }),
+                AxisReduction::Sum => (0..len).map(|k| at(k) as f64).sum::<f64>() as f32,
             });
         }
     }
@@ -422,11 +543,11 @@ fn reduce_axis(op: OpId, t: TensorEntry, axis: i64, what: &str) -> Result<Entry,
         return Ok(Entry::Scalar(scalar_finite(reduced[0] as f64, what)?));
     }
     let out = TensorEntry { data: reduced.into(), shape };
-    Ok(Entry::Tensor(if op == OpId::Asum { check_finite(out, what)? } else { out }))
+    Ok(Entry::Tensor(if op == AxisReduction::Sum { check_finite(out, what)? } else { out }))
 }
 
 /// `sum` and `avg` of a whole value.
-fn aggregate(op: OpId, x: Value, what: &str) -> Result<f64, Invalid> {
+fn aggregate(op: Aggregation, x: Value, what: &str) -> Result<f64, Invalid> {
     let entries = match x {
         Value::Number(v) => return Ok(v),
         Value::Entries(es) => es,
@@ -439,7 +560,7 @@ fn aggregate(op: OpId, x: Value, what: &str) -> Result<f64, Invalid> {
     for e in &entries {
         total += match (e, op) {
             (Entry::Scalar(v), _) => *v,
-            (Entry::Tensor(t), OpId::Sum) => sum_f64(&t.data),
+            (Entry::Tensor(t), Aggregation::Sum) => sum_f64(&t.data),
             (Entry::Tensor(t), _) => {
                 if t.numel() == 0 {
                     return Err(Invalid::new(format!("{what}: an entry has no elements")));
@@ -448,7 +569,7 @@ fn aggregate(op: OpId, x: Value, what: &str) -> Result<f64, Invalid> {
             }
         };
     }
-    let v = if op == OpId::Avg { total / n } else { total };
+    let v = if op == Aggregation::Avg { total / n } else { total };
     scalar_finite(v, what)
 }
 

@@ -267,30 +267,49 @@ fn op_constancy(op: OpId, x: &Typed, f: Fact, second: Option<Fact>) -> Fact {
         return varying;
     }
     let keep = Fact { value: None, ..f };
-    match table::op(op).kind {
-        OpKind::Elementwise => keep,
+    let zero_or_varying = if f.is_zero() { Fact::known(0.0) } else { varying };
+    // Every op is listed (no catch-all), so a new op needs its rule here to compile.
+    match op {
+        OpId::Log | OpId::Abslog | OpId::Abs | OpId::Sq | OpId::Exp | OpId::Relu | OpId::Recip | OpId::Sigmoid | OpId::Sqrt | OpId::Neg | OpId::Id | OpId::Step => keep,
         // A constant entry: min-max and normalize give 0; softmax gives 1/len, which varies.
-        OpKind::Distribution => match op {
-            OpId::Minmax | OpId::Normalize => Fact::known(0.0),
-            _ => varying,
-        },
-        OpKind::Reduce => match op {
-            OpId::Mean | OpId::Normsum | OpId::L1 => keep,
-            OpId::Std => Fact::known(0.0),
-            OpId::Fro if f.is_zero() => Fact::known(0.0),
-            _ => varying,
-        },
-        OpKind::MatrixReduce | OpKind::AxisReduce => match op {
-            OpId::Amax => keep,
-            _ if f.is_zero() => Fact::known(0.0),
-            _ => varying,
-        },
-        OpKind::Aggregate => match op {
-            OpId::Avg => f,
-            _ if x.ty == Type::Number || f.is_zero() => f,
-            _ => varying,
-        },
-        OpKind::MatrixProduct => varying,
+        OpId::Minmax | OpId::Normalize => Fact::known(0.0),
+        OpId::Softmax | OpId::Logsoftmax => varying,
+        OpId::Mean | OpId::Normsum | OpId::L1 | OpId::Amax => keep,
+        OpId::Std => Fact::known(0.0),
+        OpId::Fro | OpId::Nuc | OpId::Asum => zero_or_varying,
+        OpId::Numel => varying,
+        OpId::Avg => f,
+        OpId::Sum if x.ty == Type::Number || f.is_zero() => f,
+        OpId::Sum => varying,
+        OpId::Matmul => varying,
+    }
+}
+
+/// What an op that keeps the shape gives on a single value, when it is constant there
+/// (`softmax` of a scalar is 1): the value and what it is, in words.
+fn value_on_a_scalar(op: OpId) -> Option<(f64, &'static str)> {
+    match op {
+        OpId::Softmax => Some((1.0, "the softmax of a single value")),
+        OpId::Logsoftmax => Some((0.0, "the log-softmax of a single value")),
+        OpId::Minmax => Some((0.0, "a single value rescaled to [0, 1]")),
+        OpId::Normalize => Some((0.0, "a single value standardised")),
+        OpId::Log | OpId::Abslog | OpId::Abs | OpId::Sq | OpId::Exp | OpId::Relu | OpId::Recip | OpId::Sigmoid | OpId::Sqrt | OpId::Neg | OpId::Id | OpId::Step => None,
+        OpId::Fro | OpId::Normsum | OpId::L1 | OpId::Mean | OpId::Std | OpId::Numel | OpId::Nuc | OpId::Amax | OpId::Asum | OpId::Sum | OpId::Avg | OpId::Matmul => None,
+    }
+}
+
+/// When an op's domain is never met by what it is applied to (signs `s`): why, and the constant
+/// it then gives everywhere.
+fn conflict(op: OpId, s: Signs) -> Option<(&'static str, f64)> {
+    let never_positive = !s.pos;
+    match op {
+        OpId::Log if never_positive => Some(("its argument is never positive, so it is ln ε everywhere", table::EPSILON.ln())),
+        OpId::Sqrt | OpId::Relu | OpId::Step if never_positive => Some(("its argument is never positive, so it is 0 everywhere", 0.0)),
+        OpId::Step if !s.neg && !s.zero => Some(("its argument is always positive, so it is 1 everywhere", 1.0)),
+        OpId::Abslog if !s.neg && !s.pos => Some(("its argument is always zero, so it is ln ε everywhere", table::EPSILON.ln())),
+        OpId::Log | OpId::Sqrt | OpId::Relu | OpId::Step | OpId::Abslog => None,
+        OpId::Abs | OpId::Sq | OpId::Exp | OpId::Recip | OpId::Sigmoid | OpId::Neg | OpId::Id | OpId::Normalize | OpId::Softmax | OpId::Logsoftmax | OpId::Minmax => None,
+        OpId::Fro | OpId::Normsum | OpId::L1 | OpId::Mean | OpId::Std | OpId::Numel | OpId::Nuc | OpId::Amax | OpId::Asum | OpId::Sum | OpId::Avg | OpId::Matmul => None,
     }
 }
 
@@ -343,13 +362,7 @@ fn op_rules(t: &Typed, op: OpId, x: &Typed, fx: Fact, out: &mut Vec<Diagnostic>)
     if fx.constant {
         return None;
     }
-    if spec.kind == OpKind::Distribution && x.ty.is_scalar_valued() {
-        let (value, what) = match op {
-            OpId::Softmax => (1.0, "the softmax of a single value"),
-            OpId::Logsoftmax => (0.0, "the log-softmax of a single value"),
-            OpId::Minmax => (0.0, "a single value rescaled to [0, 1]"),
-            _ => (0.0, "a single value standardised"),
-        };
+    if let Some((value, what)) = value_on_a_scalar(op).filter(|_| x.ty.is_scalar_valued()) {
         out.push(
             Diagnostic::new(code::CONSTANT_OP, t.span, format!("`{name}` of a scalar is always {value} ({what}): this branch is dead"))
                 .with_label(format!("always {value}"))
@@ -358,15 +371,7 @@ fn op_rules(t: &Typed, op: OpId, x: &Typed, fx: Fact, out: &mut Vec<Diagnostic>)
         );
         return Some(Fact::known(value));
     }
-    let s = fx.signs;
-    let conflict = match op {
-        OpId::Log if !s.pos => Some(("its argument is never positive, so it is ln ε everywhere", table::EPSILON.ln())),
-        OpId::Sqrt | OpId::Relu | OpId::Step if !s.pos => Some(("its argument is never positive, so it is 0 everywhere", 0.0)),
-        OpId::Step if !s.neg && !s.zero => Some(("its argument is always positive, so it is 1 everywhere", 1.0)),
-        OpId::Abslog if !s.neg && !s.pos => Some(("its argument is always zero, so it is ln ε everywhere", table::EPSILON.ln())),
-        _ => None,
-    };
-    if let Some((why, value)) = conflict {
+    if let Some((why, value)) = conflict(op, fx.signs) {
         out.push(
             Diagnostic::new(code::CONFLICT, t.span, format!("`{name}` conflicts with what it is applied to: {why}"))
                 .with_help("drop this branch or the op that makes its argument non-positive"),
