@@ -22,3 +22,4 @@ pub mod search;
 pub mod repl;
 pub mod train;
 pub mod speed;
+pub mod weights;
