@@ -165,6 +165,9 @@ impl MappedFile {
     }
 }
 
+/// Bytes of source converted between two hand-backs of pages (see [`decode_rows`]).
+const RELEASE_EVERY: usize = 8 << 20;
+
 /// Where a tensor's bytes are and how to convert them: the shared core of the readers.
 #[derive(Clone, Debug)]
 pub(crate) struct Stored {
@@ -195,7 +198,10 @@ pub(crate) fn decode_rows(
     };
     let row_bytes = encoding.row_bytes(total_cols).ok_or_else(corrupt)?;
     let mut out = Vec::with_capacity(rows.len().saturating_mul(cols));
+    // Pages are handed back every RELEASE_EVERY bytes of source, so that a large tensor's
+    // stored bytes and its f32 values are not resident together; then the whole span once more.
     let (mut lo, mut hi) = (usize::MAX, 0usize);
+    let (mut all_lo, mut all_hi) = (usize::MAX, 0usize);
     for r in rows {
         let at = r.checked_mul(row_bytes).and_then(|o| o.checked_add(start)).ok_or_else(corrupt)?;
         let end = at.checked_add(row_bytes).ok_or_else(corrupt)?;
@@ -203,9 +209,15 @@ pub(crate) fn decode_rows(
         encoding.decode_prefix(row, cols, &mut out).ok_or_else(corrupt)?;
         lo = lo.min(at);
         hi = hi.max(end);
+        if hi - lo >= RELEASE_EVERY {
+            file.release(lo..hi);
+            (all_lo, all_hi) = (all_lo.min(lo), all_hi.max(hi));
+            (lo, hi) = (usize::MAX, 0);
+        }
     }
-    if hi > lo {
-        file.release(lo..hi);
+    (all_lo, all_hi) = (all_lo.min(lo), all_hi.max(hi));
+    if all_hi > all_lo {
+        file.release(all_lo..all_hi);
     }
     Ok(out)
 }
