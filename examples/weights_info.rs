@@ -8,7 +8,7 @@
 //! mean |w| of each (streamed), the total element count, the peak resident memory, and, with an
 //! adapter folder, its LoRA pairs checked against the base.
 
-use lpzero::weights::{stream_stats, Checkpoint, LoraAdapter};
+use lpzero::family::llama::weights::{stream_stats, Checkpoint, LoraAdapter};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

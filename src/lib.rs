@@ -33,7 +33,6 @@ pub mod gather;
 pub mod models;
 pub mod speed;
 pub mod train;
-pub mod weights;
 
 // The front ends.
 pub mod cli;

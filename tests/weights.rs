@@ -1,11 +1,11 @@
-//! The weight-file readers (`lpzero::weights`) on fixtures written here: a tiny LLaMA as
+//! The weight-file readers (`lpzero::family::llama::weights`) on fixtures written here: a tiny LLaMA as
 //! safetensors (single and sharded) with `config.json`, a PEFT adapter, GGUF files with every
 //! metadata type and hand-computed quantisation blocks, a hand-written BPE vocabulary, and
 //! malformed files. Expected values come from the formulas that generated the bytes, never from
 //! the readers.
 
-use lpzero::weights::gguf::{gguf_row_of_hf_row, hf_to_gguf_name};
-use lpzero::weights::{
+use lpzero::family::llama::weights::gguf::{gguf_row_of_hf_row, hf_to_gguf_name};
+use lpzero::family::llama::weights::{
     stream_stats, BpeTokenizer, Checkpoint, DType, GgufFile, GgufValue, LlamaConfig, LoraAdapter, LoraConfig,
     PreTokenizer, RowOrder, SafetensorsModel, SpecialTokens, TensorSource, WeightsError,
 };
@@ -671,7 +671,7 @@ fn q4_matrix(rows: usize, with_min: bool) -> (Vec<u8>, Vec<f32>) {
 /// The small vocabulary: the 256 byte characters (id = byte), then merge results, then a
 /// special token.
 fn tiny_vocab() -> (Vec<String>, Vec<String>) {
-    let map = lpzero::weights::tokenizer::byte_to_unicode();
+    let map = lpzero::family::llama::weights::tokenizer::byte_to_unicode();
     let mut tokens: Vec<String> = map.iter().map(|c| c.to_string()).collect();
     let merges: Vec<String> =
         ["h e", "l l", "e l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "l d", "Ġwor ld", "1 2"].iter().map(|s| s.to_string()).collect();
@@ -701,7 +701,7 @@ fn llama_gguf(version: u32) -> (Vec<u8>, ExpectedGguf) {
     let mut tensors = Vec::new();
     let mut add = |name: &str, dims: Vec<u64>, ty: u32, data: Vec<u8>, vals: Vec<f32>| {
         let shape: Vec<usize> = dims.iter().rev().map(|&d| d as usize).collect();
-        if let Some(hf) = lpzero::weights::gguf::gguf_to_hf_name(name) {
+        if let Some(hf) = lpzero::family::llama::weights::gguf::gguf_to_hf_name(name) {
             exp.insert(hf, (shape, vals));
         }
         tensors.push(GT { name: name.into(), dims, ty, data });
@@ -938,7 +938,7 @@ fn gguf_rope_rows_in_hugging_face_order() {
         assert_eq!(g.read_block(name, 5, 20).unwrap(), slice_block(&hf, cols, 0..5, 20));
         assert_eq!(g.read_region(name, 3..rows, 7).unwrap(), slice_block(&hf, cols, 3..rows, 7));
         assert_eq!(
-            lpzero::weights::gguf::unpermute_rope_rows(stored, cols, heads).unwrap(),
+            lpzero::family::llama::weights::gguf::unpermute_rope_rows(stored, cols, heads).unwrap(),
             hf,
             "the public helper agrees"
         );
@@ -1124,7 +1124,7 @@ fn gguf_tokenizer() {
     assert_eq!(t.special(), SpecialTokens { bos: Some(267), eos: Some(267), unk: None, pad: None });
     assert_eq!(t.encode("hello world").unwrap(), [t.id("hello").unwrap(), t.id("Ġworld").unwrap()]);
     assert_eq!(t.encode_with_bos("he").unwrap(), [t.id("he").unwrap()], "add_bos_token is false");
-    assert_eq!(lpzero::weights::tokenizer::token_types(&g).unwrap()[267], 3);
+    assert_eq!(lpzero::family::llama::weights::tokenizer::token_types(&g).unwrap()[267], 3);
     let ck = Checkpoint::open(&p).unwrap();
     assert!(ck.tokenizer.is_some() && ck.config.tie_word_embeddings);
     // A SentencePiece tokenizer is refused by name.

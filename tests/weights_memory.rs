@@ -12,7 +12,7 @@
 //! (`/proc/self/clear_refs` ← 5) once the file is written; it is a test file of its own so that
 //! no other test shares the process.
 
-use lpzero::weights::{stream_stats, tensor_stats, SafetensorsModel, TensorSource};
+use lpzero::family::llama::weights::{stream_stats, tensor_stats, SafetensorsModel, TensorSource};
 use std::io::Write;
 use std::time::Instant;
 

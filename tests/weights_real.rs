@@ -10,7 +10,7 @@
 //!
 //! The WikiText-2 text is `$LPZERO_WIKITEXT`, by default `../shared/data/corpus/wikitext-2-valid.txt`.
 
-use lpzero::weights::{stream_stats, tensor_stats, DType, GgufFile, GgufValue, RowOrder, TensorSource};
+use lpzero::family::llama::weights::{stream_stats, tensor_stats, DType, GgufFile, GgufValue, RowOrder, TensorSource};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -145,7 +145,7 @@ fn smollm2_gguf_matches_the_reference() {
     a.sort_by(f32::total_cmp);
     b2.sort_by(f32::total_cmp);
     assert_eq!(a, b2);
-    assert_eq!(lpzero::weights::gguf::unpermute_rope_rows(&raw_rows, 576, 9).unwrap(), hf_rows);
+    assert_eq!(lpzero::family::llama::weights::gguf::unpermute_rope_rows(&raw_rows, 576, 9).unwrap(), hf_rows);
     let t_stats = t1.elapsed();
 
     // A streaming pass over every tensor.

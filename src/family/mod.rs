@@ -18,6 +18,7 @@
 
 pub mod flexibert;
 pub mod gpt2;
+pub mod llama;
 pub mod space;
 pub mod transxl;
 
