@@ -164,7 +164,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<()> {
         let mut doc = serde_json::to_value(&summary)?;
         doc["out"] = args.out.display().to_string().into();
         println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(());
+        return if summary.interrupted { Err(super::Interrupted.into()) } else { Ok(()) };
     }
     let f = |x: Option<f64>| x.map_or("n/a".to_owned(), |v| format!("{v:.3}"));
     println!("{:<18} {:>12} {:>12} {:>10} {:>9}", "architecture", "parameters", "non-emb", "valid ppl", "seconds");
@@ -185,5 +185,8 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<()> {
         println!("{}-step ranking vs the published {} ({} architectures, both higher-is-better): Spearman ρ {} Kendall τ {}", cfg.steps, a.name, a.n, f(a.spearman), f(a.kendall));
     }
     println!("benchmark written to {} (load it with --bench {})", args.out.display(), args.out.display());
+    if summary.interrupted {
+        return Err(super::Interrupted.into());
+    }
     Ok(())
 }

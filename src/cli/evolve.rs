@@ -186,15 +186,18 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     let opts = RunOptions { stop_after: args.stop_after, ..RunOptions::default() };
     let summary = match run::evolve(&dir, &settings, start, &source, &stop, &reporter, &opts)? {
         Outcome::Stopped { gathering: true, .. } => {
-            eprintln!("interrupted while gathering the search set; nothing to resume yet");
-            return Ok(());
+            eprintln!("interrupted while gathering the search set; nothing to resume yet (gathered inputs are in the cache)");
+            return Err(super::Interrupted.into());
         }
         Outcome::Stopped { iteration, .. } => {
             eprintln!("stopped after iteration {iteration}; continue with `lpzero evolve --resume {}`", dir.display());
-            return Ok(());
+            return if stop.requested() { Err(super::Interrupted.into()) } else { Ok(()) };
         }
         Outcome::Finished(s) => s,
     };
+    if summary.heldout_interrupted {
+        eprintln!("interrupted while scoring the held-out architectures: the held-out numbers are partial; run `lpzero evolve --resume {}` to score them all", dir.display());
+    }
     match args.format {
         LintFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
         LintFormat::Text => {
@@ -218,6 +221,9 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
                 writeln!(out, "peak memory {:.2} GiB", p as f64 / (1u64 << 30) as f64)?;
             }
         }
+    }
+    if summary.heldout_interrupted {
+        return Err(super::Interrupted.into());
     }
     Ok(())
 }

@@ -273,12 +273,26 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Prints an error from a command that does I/O or model work and exits 2.
+/// A command stopped by Ctrl-C after writing what it had (and saying how to go on): the exit
+/// status is 130, as for a process interrupted by SIGINT.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
+
+/// Prints an error from a command that does I/O or model work and exits 2 (130 when it was
+/// interrupted; nothing when stdout was closed by its reader).
 fn edge(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => ExitCode::from(130),
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if matches!(e.downcast_ref::<crate::bench::resolve::ResolveError>(), Some(crate::bench::resolve::ResolveError::Interrupted(_)))
+                || matches!(e.downcast_ref::<crate::gather::source::OpenError>(), Some(crate::gather::source::OpenError::Resolve(crate::bench::resolve::ResolveError::Interrupted(_))))
+            {
+                return ExitCode::from(130);
+            }
             ExitCode::from(2)
         }
     }

@@ -248,6 +248,9 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
         LintFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         LintFormat::Text => print_rank(&report, source.cache().map(|c| c.dir().display().to_string())),
     }
+    if report.interrupted {
+        return Err(super::Interrupted.into());
+    }
     Ok(())
 }
 

@@ -1,10 +1,14 @@
-//! `builtin:tiny`: a small benchmark that needs no files, built on first use and cached.
+//! The built-in benchmarks, which need no files: built on first use and cached.
 //!
+//! * `builtin:tiny`, the README's first command:
 //! [`TINY_ARCHS`] architectures of the tiny space (`spaces/tiny.yaml`: 1–4 layers, width
 //! 16–64), each trained for [`TINY_STEPS`] AdamW steps on text from lpzero's built-in grammar
 //! ([`crate::gather::synthetic`]), ground truth = validation perplexity on a disjoint stream of
 //! the same grammar. It is a demo of the whole pipeline on something real but small: its
 //! numbers say nothing about the published benchmarks.
+//! * `builtin:micro`: [`MICRO_ARCHS`] architectures of the same space trained for [`MICRO_STEPS`]
+//!   steps, built in seconds: for smoke tests of whole commands (the test suite's), not for
+//!   results.
 
 use super::config::{BuildConfig, CorpusSpec, PlanSource};
 use super::optim::OptimConfig;
@@ -16,8 +20,13 @@ pub const TINY_ARCHS: usize = 64;
 /// Training steps per architecture.
 pub const TINY_STEPS: usize = 300;
 
+/// Architectures in `builtin:micro`.
+pub const MICRO_ARCHS: usize = 12;
+/// Training steps per architecture of `builtin:micro`.
+pub const MICRO_STEPS: usize = 40;
+
 /// The names `builtin:` accepts.
-pub const NAMES: [&str; 1] = ["tiny"];
+pub const NAMES: [&str; 2] = ["tiny", "micro"];
 
 /// The settings of `builtin:tiny`.
 pub fn tiny_config() -> BuildConfig {
@@ -36,10 +45,24 @@ pub fn tiny_config() -> BuildConfig {
     }
 }
 
-/// The settings of a built-in benchmark by name (`tiny`).
+/// The settings of `builtin:micro`.
+pub fn micro_config() -> BuildConfig {
+    BuildConfig {
+        archs: MICRO_ARCHS,
+        steps: MICRO_STEPS,
+        batch: 8,
+        valid_sequences: 64,
+        optim: OptimConfig { lr: 6e-3, warmup: MICRO_STEPS / 10, ..OptimConfig::default() },
+        corpus: CorpusSpec::Grammar { train_seed: 1, valid_seed: 2, proxy_seed: 3, train_tokens: 20_000, valid_tokens: 2_200 },
+        ..tiny_config()
+    }
+}
+
+/// The settings of a built-in benchmark by name (`tiny`, `micro`).
 pub fn config(name: &str) -> Option<BuildConfig> {
     match name {
         "tiny" => Some(tiny_config()),
+        "micro" => Some(micro_config()),
         _ => None,
     }
 }
