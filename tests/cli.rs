@@ -301,6 +301,21 @@ fn rank_correlates_proxies_and_prints_baselines() {
     let svg = std::fs::read_to_string(out_dir.join("plots/sum_numel_P__.svg")).unwrap();
     assert_eq!(svg.matches("<circle").count(), 2);
     assert!(svg.contains("Spearman ρ = 1.000"));
+    // summary.json is the document --format json printed.
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary, v);
+}
+
+/// With stderr a file (a log), long work still reports: a line per tenth of the work (or per 10 s)
+/// with done/total, the time per unit and the time left.
+#[test]
+fn progress_goes_into_a_log_as_lines() {
+    let out = lpzero(&["rank", "--bench", "tests/fixtures/bench/flexibert.json", "--batch", "2", "--seq-len", "16", "--no-cache", "-e", "sum(fro(G))"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("architectures ")).collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[1].starts_with("architectures 2/2 (100%)") && lines[1].contains("s each") && lines[1].contains("left"), "{}", lines[1]);
 }
 
 #[test]
