@@ -26,14 +26,23 @@ pub mod stats;
 pub mod stop;
 
 // Models and what runs them.
+#[cfg(feature = "models")]
 pub mod bench;
+#[cfg(feature = "models")]
 pub mod device;
+#[cfg(feature = "models")]
 pub mod family;
+#[cfg(feature = "models")]
 pub mod gather;
+#[cfg(feature = "models")]
 pub mod models;
+#[cfg(feature = "models")]
 pub mod speed;
+#[cfg(feature = "models")]
 pub mod train;
 
 // The front ends.
+#[cfg(feature = "models")]
 pub mod cli;
+#[cfg(feature = "models")]
 pub mod repl;
