@@ -451,3 +451,57 @@ fn devices_not_compiled_in_are_clear_errors_and_compiled_ones_agree_with_flex() 
         }
     }
 }
+
+/// `gather` writes a benchmark's inputs as files; ranking the folder gives the numbers ranking the
+/// benchmark gives (same scores, correlations and baselines), `score --inputs` scores one file,
+/// `evolve --inputs` searches on the folder, and broken folders are clear errors.
+#[test]
+fn gathered_input_files_rank_as_the_benchmark_does() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("inputs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let dir = tmp.join("gathered");
+    let mini = ["--batch", "2", "--seq-len", "16", "--seed", "4", "--no-cache"];
+    let mut args = vec!["gather", "--bench", "tests/fixtures/bench/flexibert.json", "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(&mini);
+    let out = lpzero(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let truth = std::fs::read_to_string(dir.join("truth.csv")).unwrap();
+    assert!(truth.starts_with("id,quality,params (total)"), "{truth}");
+    assert!(dir.join("0.safetensors").exists() && dir.join("1.safetensors").exists());
+    let proxies = ["-e", "sum(fro(G))", "-e", "avg(mean(H)) * avg(mean(A))", "-e", "avg(softmax(S))"];
+    let mut a = vec!["rank", "--bench", "tests/fixtures/bench/flexibert.json", "--format", "json"];
+    a.extend_from_slice(&mini);
+    a.extend_from_slice(&proxies);
+    let from_bench = json(&lpzero(&a));
+    let mut b = vec!["rank", "--inputs", dir.to_str().unwrap(), "--format", "json"];
+    b.extend_from_slice(&proxies);
+    let from_files = json(&lpzero(&b));
+    for k in 0..3 {
+        assert_eq!(from_bench["proxies"][k]["scores"], from_files["proxies"][k]["scores"], "proxy {k}");
+        assert_eq!(from_bench["proxies"][k]["spearman"], from_files["proxies"][k]["spearman"]);
+    }
+    let bscores = |v: &serde_json::Value| v["baselines"].as_array().unwrap().iter().map(|b| (b["baseline"].clone(), b["scores"].clone())).collect::<Vec<_>>();
+    assert_eq!(bscores(&from_bench), bscores(&from_files));
+    // One file.
+    let out = lpzero(&["score", "--inputs", dir.join("1.safetensors").to_str().unwrap(), "-e", "sum(fro(G))", "--format", "json"]);
+    let v = json(&out);
+    assert_eq!(v["arch"], "1");
+    assert_eq!(v["proxies"][0]["score"], from_bench["proxies"][0]["scores"][1]);
+    // A rerun keeps the files.
+    let out = lpzero(&args);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 written now"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Broken folders: a truncated file, a table naming a missing architecture.
+    let broken = tmp.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    let bytes = std::fs::read(dir.join("0.safetensors")).unwrap();
+    std::fs::write(broken.join("0.safetensors"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::copy(dir.join("1.safetensors"), broken.join("1.safetensors")).unwrap();
+    std::fs::write(broken.join("truth.csv"), "id,quality\n0,1.0\n1,2.0\n").unwrap();
+    let out = lpzero(&["rank", "--inputs", broken.to_str().unwrap(), "-e", "sum(fro(G))"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a safetensors file or truncated"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(broken.join("truth.csv"), "id,quality\n1,2.0\n7,3.0\n").unwrap();
+    std::fs::remove_file(broken.join("0.safetensors")).unwrap();
+    let out = lpzero(&["rank", "--inputs", broken.to_str().unwrap(), "-e", "sum(fro(G))"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("have no inputs file: 7"), "{}", String::from_utf8_lossy(&out.stderr));
+}

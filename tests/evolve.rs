@@ -64,7 +64,7 @@ fn a_resumed_search_ends_exactly_as_an_uninterrupted_one() {
     let common = |out: &Path| -> Vec<String> {
         [
             "evolve", "--bench", bench, "--out", out.to_str().unwrap(), "--search-archs", "6", "--population", "8", "--iterations", "24",
-            "--batch", "2", "--seq-len", "16", "--seed", "3", "--inputs", "A,H,W,G",
+            "--batch", "2", "--seq-len", "16", "--seed", "3", "--read", "A,H,W,G",
         ]
         .iter()
         .map(|s| s.to_string())

@@ -77,7 +77,7 @@ fn one_ctrl_c_stops_the_build_and_the_search_cleanly_and_resume_ends_as_an_unint
     let cache = tmp.join("cache");
     std::fs::create_dir_all(&cache).unwrap();
     let run = tmp.join("run");
-    let common = ["--bench", "builtin:micro", "--search-archs", "6", "--population", "6", "--seed", "2", "--inputs", "A,H,W,G"];
+    let common = ["--bench", "builtin:micro", "--search-archs", "6", "--population", "6", "--seed", "2", "--read", "A,H,W,G"];
     let evolve = |out: &Path, iterations: &str| {
         let mut a = vec!["evolve", "--out", out.to_str().unwrap(), "--iterations", iterations];
         a.extend_from_slice(&common);

@@ -2,14 +2,13 @@
 //! driver ([`crate::search::run`]) called, the summary printed.
 
 use super::progress::Reporter;
-use super::{BenchSel, CacheArgs, LintFormat, ModelArgs};
-use crate::gather::source::GatherSpec;
+use super::{settings_line, CacheArgs, LintFormat, ModelArgs, SourceSel};
+use crate::gather::source::SourceSpec;
 use crate::lang::syntax::BinOp;
-use crate::lang::table::{self, InputId};
+use crate::lang::table::InputId;
 use crate::search::candidate::{paper_unary_ops, SearchSpace, ShapeKind};
 use crate::search::run::{self, Outcome, RunOptions, RunSettings, Start};
 use crate::search::SearchConfig;
-use crate::source::Source;
 use crate::stop::Stop;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -29,11 +28,24 @@ pub enum ShapeArg {
 #[derive(Debug, clap::Args)]
 pub struct EvolveArgs {
     /// The benchmark (see `rank --bench`).
-    #[arg(long, required_unless_present = "resume")]
+    #[arg(long, required_unless_present_any = ["resume", "inputs"], conflicts_with = "inputs")]
     pub bench: Option<PathBuf>,
     /// The benchmark's model family, where its files do not say.
     #[arg(long, value_enum)]
     pub family: Option<crate::family::FamilyRef>,
+    /// A folder of proxy-input files with a ground-truth table instead of a benchmark (see `rank
+    /// --inputs`).
+    #[arg(long, value_name = "DIR")]
+    pub inputs: Option<PathBuf>,
+    /// The ground-truth CSV of `--inputs` [default: DIR/truth.csv].
+    #[arg(long, value_name = "FILE.csv", requires = "inputs")]
+    pub truth: Option<PathBuf>,
+    /// The ground truth's column in `--truth`.
+    #[arg(long, value_name = "NAME", requires = "inputs")]
+    pub truth_column: Option<String>,
+    /// The ground truth is better when lower.
+    #[arg(long, requires = "inputs")]
+    pub lower_is_better: bool,
     /// Where the run's files go (best.proxy, history.jsonl, checkpoint.json, convergence.svg,
     /// summary.json).
     #[arg(long, required_unless_present = "resume")]
@@ -77,9 +89,9 @@ pub struct EvolveArgs {
     pub max_size: usize,
     /// Inputs the candidates may read, comma-separated [default: the paper's six, A H S W G J;
     /// GA, GH and P are allowed but cost memory: the search keeps every search architecture's
-    /// inputs in memory].
-    #[arg(long, value_delimiter = ',')]
-    pub inputs: Vec<String>,
+    /// inputs in memory]. (Called `--inputs` before `--inputs DIR` named input files.)
+    #[arg(long, value_delimiter = ',', value_name = "A,H,...")]
+    pub read: Vec<String>,
     /// Turn the Rule-based Pruning Strategy off (the ablation).
     #[arg(long)]
     pub no_rps: bool,
@@ -108,14 +120,7 @@ fn parse_inputs(names: &[String]) -> anyhow::Result<Vec<InputId>> {
     if names.is_empty() {
         return Ok(crate::search::candidate::PAPER_INPUTS.to_vec());
     }
-    names
-        .iter()
-        .map(|n| {
-            table::input_by_name(n.trim()).map(|i| i.id).ok_or_else(|| {
-                anyhow::anyhow!("unknown input `{n}` (inputs are {})", table::INPUTS.iter().map(|i| i.name).collect::<Vec<_>>().join(", "))
-            })
-        })
-        .collect()
+    crate::search::candidate::parse_inputs(names).map_err(anyhow::Error::msg)
 }
 
 /// The search configuration the flags describe.
@@ -126,7 +131,7 @@ fn config(args: &EvolveArgs) -> anyhow::Result<SearchConfig> {
                 ShapeArg::Template => ShapeKind::Template { n_unary: args.n_unary },
                 ShapeArg::Free => ShapeKind::Free { max_size: args.max_size },
             },
-            inputs: parse_inputs(&args.inputs)?,
+            inputs: parse_inputs(&args.read)?,
             unary: paper_unary_ops(),
             binary: BinOp::ALL.to_vec(),
             rps: !args.no_rps,
@@ -145,7 +150,7 @@ fn config(args: &EvolveArgs) -> anyhow::Result<SearchConfig> {
 pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     let (dir, settings, start) = match &args.resume {
         Some(dir) => {
-            let (settings, mut state) = run::read_checkpoint::<GatherSpec>(dir).map_err(|e| anyhow::anyhow!("{e} (is {} an evolve run?)", dir.display()))?;
+            let (settings, mut state) = run::read_checkpoint::<SourceSpec>(dir).map_err(|e| anyhow::anyhow!("{e} (is {} an evolve run?)", dir.display()))?;
             if let Some(n) = args.iterations {
                 if n < state.iteration {
                     anyhow::bail!("the run in {} has done {} iterations already; --iterations must be at least that", dir.display(), state.iteration);
@@ -156,9 +161,16 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         }
         None => {
             let dir = args.out.clone().expect("clap requires --out without --resume");
-            let sel = BenchSel { bench: args.bench.clone().expect("clap requires --bench without --resume"), family: args.family };
+            let sel = SourceSel {
+                bench: args.bench.clone(),
+                family: args.family,
+                inputs: args.inputs.clone(),
+                truth: args.truth.clone(),
+                truth_column: args.truth_column.clone(),
+                lower_is_better: args.lower_is_better,
+            };
             let settings = RunSettings {
-                source: args.model.spec(&sel),
+                source: sel.spec(&args.model),
                 search_archs: args.search_archs,
                 heldout_archs: args.heldout_archs,
                 seed: args.model.seed,
@@ -176,15 +188,14 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         Start::New(c) => (c.space.rps, c.random_search),
         Start::Resume(s) => (s.config.space.rps, s.config.random_search),
     };
-    let o = source.options();
     eprintln!(
-        "{} {} on {} ({} search / {} held-out architectures; batch {} × {}, seed {}, corpus {}, device {}); Ctrl-C stops after writing a checkpoint",
+        "{} {} on {} ({} search / {} held-out architectures; {}); Ctrl-C stops after writing a checkpoint",
         if matches!(start, Start::Resume(_)) { "resuming" } else { "evolving" },
         run::mode_label(rps, random),
-        settings.source.bench.display(), search.len(), held.len(), o.batch, o.seq_len, settings.seed, source.corpus().source, o.device
+        settings.source.label(), search.len(), held.len(), settings_line(&source.info())
     );
     let opts = RunOptions { stop_after: args.stop_after, ..RunOptions::default() };
-    let summary = match run::evolve(&dir, &settings, start, &source, &stop, &reporter, &opts)? {
+    let summary = match run::evolve(&dir, &settings, start, &*source, &stop, &reporter, &opts)? {
         Outcome::Stopped { gathering: true, .. } => {
             eprintln!("interrupted while gathering the search set; nothing to resume yet (gathered inputs are in the cache)");
             return Err(super::Interrupted.into());

@@ -58,6 +58,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// The input cache: where it is and what it holds (`cache info`), or empty it (`cache clear`).
     Cache(model::CacheCmdArgs),
+    /// Write a benchmark's gathered proxy inputs as files (one per architecture) with its ground
+    /// truth, for `rank --inputs`, `evolve --inputs` and other tools.
+    Gather(model::GatherArgs),
 }
 
 /// The benchmark a command works on.
@@ -71,6 +74,55 @@ pub struct BenchSel {
     /// carry no family-specific fields).
     #[arg(long, value_enum)]
     pub family: Option<FamilyRef>,
+}
+
+/// What `rank` and `evolve` work on: a benchmark whose inputs lpzero gathers, or a folder of
+/// inputs files (written by `lpzero gather`, the Python package, or any framework) with a
+/// ground-truth table.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceSel {
+    /// A benchmark (see `params --bench`).
+    #[arg(long, required_unless_present = "inputs", conflicts_with = "inputs")]
+    pub bench: Option<PathBuf>,
+    /// The benchmark's model family, where its files do not say.
+    #[arg(long, value_enum)]
+    pub family: Option<FamilyRef>,
+    /// A folder of proxy-input files (`*.safetensors`, see the user guide's "Inputs as files")
+    /// instead of a benchmark.
+    #[arg(long, value_name = "DIR")]
+    pub inputs: Option<PathBuf>,
+    /// The ground-truth CSV of `--inputs` (`id`, the ground truth, optional baseline columns)
+    /// [default: DIR/truth.csv].
+    #[arg(long, value_name = "FILE.csv", requires = "inputs")]
+    pub truth: Option<PathBuf>,
+    /// The ground truth's column in `--truth` [default: `quality`, else the second column].
+    #[arg(long, value_name = "NAME", requires = "inputs")]
+    pub truth_column: Option<String>,
+    /// The ground truth is better when lower (a perplexity).
+    #[arg(long, requires = "inputs")]
+    pub lower_is_better: bool,
+}
+
+impl SourceSel {
+    /// The library's description of the source.
+    pub fn spec(&self, model: &ModelArgs) -> crate::gather::source::SourceSpec {
+        use crate::gather::source::SourceSpec;
+        match (&self.bench, &self.inputs) {
+            (Some(b), _) => SourceSpec::Bench(model.spec(&BenchSel { bench: b.clone(), family: self.family })),
+            (None, Some(i)) => SourceSpec::Inputs(crate::source::files::InputsSpec {
+                inputs: i.clone(),
+                truth: self.truth.clone(),
+                truth_column: self.truth_column.clone(),
+                lower_is_better: self.lower_is_better,
+            }),
+            (None, None) => unreachable!("clap requires --bench or --inputs"),
+        }
+    }
+}
+
+/// The settings a source's inputs were made with, in one line (`batch 4, seq_len 128, …`).
+pub fn settings_line(info: &crate::source::SourceInfo) -> String {
+    info.settings.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Where the minibatch and the models come from (shared by the commands that run models).
@@ -270,6 +322,7 @@ pub fn main() -> ExitCode {
             bench::BenchCommand::Speed(s) => edge(speed::speed(s)),
         },
         Command::Cache(args) => edge(model::cache(&args)),
+        Command::Gather(args) => edge(model::gather(&args)),
     }
 }
 

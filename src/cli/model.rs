@@ -2,7 +2,7 @@
 //! reports onto the terminal.
 
 use super::progress::Reporter;
-use super::{load_proxies, BenchSel, CacheArgs, LintFormat, ModelArgs, ProxyArgs};
+use super::{load_proxies, settings_line, BenchSel, CacheArgs, LintFormat, ModelArgs, ProxyArgs, SourceSel};
 use crate::bench::resolve::resolve;
 use crate::lang::Proxy;
 use crate::models::Fidelity;
@@ -41,12 +41,18 @@ pub struct ParamsArgs {
 /// Arguments of `lpzero score`.
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
-    /// The benchmark.
-    #[command(flatten)]
-    pub bench: BenchSel,
+    /// A benchmark (see `params --bench`).
+    #[arg(long, required_unless_present = "inputs", conflicts_with = "inputs", requires = "arch")]
+    pub bench: Option<PathBuf>,
+    /// The benchmark's model family, where its files do not say.
+    #[arg(long, value_enum)]
+    pub family: Option<crate::family::FamilyRef>,
     /// The architecture id (`0`..`499`, `config_3_j7`).
     #[arg(long)]
-    pub arch: String,
+    pub arch: Option<String>,
+    /// Score one proxy-input file instead of gathering an architecture.
+    #[arg(long, value_name = "FILE")]
+    pub inputs: Option<PathBuf>,
     /// The proxies.
     #[command(flatten)]
     pub proxies: ProxyArgs,
@@ -61,9 +67,9 @@ pub struct ScoreArgs {
 /// Arguments of `lpzero rank`.
 #[derive(Debug, clap::Args)]
 pub struct RankArgs {
-    /// The benchmark.
+    /// The architectures.
     #[command(flatten)]
-    pub bench: BenchSel,
+    pub source: SourceSel,
     /// The proxies.
     #[command(flatten)]
     pub proxies: ProxyArgs,
@@ -87,6 +93,33 @@ pub struct RankArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// The input cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Arguments of `lpzero gather`.
+#[derive(Debug, clap::Args)]
+pub struct GatherArgs {
+    /// The benchmark.
+    #[command(flatten)]
+    pub bench: BenchSel,
+    /// Where the files go (one `<id>.safetensors` per architecture and `truth.csv`); a rerun
+    /// keeps the files already there.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Gather a seeded sample of this many architectures instead of all.
+    #[arg(long)]
+    pub archs: Option<usize>,
+    /// Keep only these inputs, comma-separated [default: all nine].
+    #[arg(long, value_delimiter = ',')]
+    pub keep: Vec<String>,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Model and minibatch options (`--seed` also seeds the sample of `--archs`).
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The input cache (read when it has the inputs).
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -184,25 +217,47 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
     if proxies.is_empty() {
         anyhow::bail!("no proxy given: use --proxy FILE[:NAME] or -e EXPR");
     }
-    let spec = args.model.spec(&args.bench);
-    let resolved = resolve(&spec.bench, spec.family, crate::gather::cache::default_root().as_deref(), &Stop::process(), &Reporter::new())?;
-    let bench = &resolved.bench;
-    let k = bench.position(&args.arch).ok_or_else(|| {
-        anyhow::anyhow!("{} has no architecture `{}` (ids are {}…)", args.bench.bench.display(), args.arch, bench.ids().into_iter().take(3).collect::<Vec<_>>().join(", "))
-    })?;
-    let (opts, corpus) = spec.options(bench, args.model.seed)?;
-    let device = opts.device.open()?;
-    let report = crate::gather::score::score(&*bench.archs[k], &proxies, &corpus, &opts, &device)?;
+    let (report, label) = match (&args.bench, &args.inputs) {
+        (_, Some(path)) => {
+            let (inputs, meta) = crate::eval::file::read(path, crate::eval::file::Check::Finite)?;
+            let r = crate::gather::score::ScoreReport {
+                arch: meta.arch,
+                family: meta.family.unwrap_or_default(),
+                params: meta.params.unwrap_or(0) as usize,
+                loss: meta.loss.unwrap_or(f64::NAN),
+                gather_seconds: meta.gather_seconds.unwrap_or(0.0),
+                batch: meta.batch.unwrap_or(0),
+                seq_len: meta.seq_len.unwrap_or(0),
+                seed: meta.seed.unwrap_or(0),
+                corpus: meta.framework.unwrap_or_default(),
+                proxies: crate::rank::score_all(&inputs, &proxies),
+            };
+            (r, path.display().to_string())
+        }
+        (Some(b), None) => {
+            let arch = args.arch.clone().expect("clap requires --arch with --bench");
+            let spec = args.model.spec(&BenchSel { bench: b.clone(), family: args.family });
+            let resolved = resolve(&spec.bench, spec.family, crate::gather::cache::default_root().as_deref(), &Stop::process(), &Reporter::new())?;
+            let bench = &resolved.bench;
+            let k = bench.position(&arch).ok_or_else(|| {
+                anyhow::anyhow!("{} has no architecture `{arch}` (ids are {}…)", b.display(), bench.ids().into_iter().take(3).collect::<Vec<_>>().join(", "))
+            })?;
+            let (opts, corpus) = spec.options(bench, args.model.seed)?;
+            let device = opts.device.open()?;
+            (crate::gather::score::score(&*bench.archs[k], &proxies, &corpus, &opts, &device)?, resolved.label.clone())
+        }
+        (None, None) => unreachable!("clap requires --bench or --inputs"),
+    };
     match args.format {
         LintFormat::Json => {
             let mut doc = serde_json::to_value(&report)?;
-            doc["bench"] = resolved.label.clone().into();
+            doc["bench"] = label.into();
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         LintFormat::Text => {
             eprintln!(
-                "{} {}: {} parameters, loss {:.4}, gathered in {:.2} s (batch {} × {}, seed {}, corpus {})",
-                resolved.label, report.arch, report.params, report.loss, report.gather_seconds, report.batch, report.seq_len, report.seed, report.corpus
+                "{label} {}: {} parameters, loss {:.4}, gathered in {:.2} s (batch {} × {}, seed {}, corpus {})",
+                report.arch, report.params, report.loss, report.gather_seconds, report.batch, report.seq_len, report.seed, report.corpus
             );
             for p in &report.proxies {
                 match (p.score, &p.invalid) {
@@ -232,13 +287,13 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
     let proxies = rank_proxies(&args.proxies, args.stdlib, &args.skip)?;
     let reporter = Reporter::new();
     let stop = Stop::process();
-    let source = args.model.spec(&args.bench).open(args.model.seed, &args.cache.settings(), &stop, &reporter)?;
+    let spec = args.source.spec(&args.model);
+    let source = spec.open(args.model.seed, &args.cache.settings(), &stop, &reporter)?;
     let selected = crate::source::sample(source.len(), args.archs, args.model.seed);
-    let subset = crate::source::Subset::new(&source, selected);
-    let o = source.options();
+    let subset = crate::source::Subset::new(&*source, selected);
     eprintln!(
-        "ranking {} architectures of {} with {} proxies (batch {} × {}, seed {}, corpus {}); Ctrl-C stops and reports what is done",
-        subset.len(), args.bench.bench.display(), proxies.len(), o.batch, o.seq_len, o.seed, source.corpus().source
+        "ranking {} architectures of {} with {} proxies ({}); Ctrl-C stops and reports what is done",
+        subset.len(), spec.label(), proxies.len(), settings_line(&source.info())
     );
     let report = crate::rank::rank(&subset, &proxies, &stop, &reporter)?;
     if let Some(dir) = &args.out {
@@ -246,7 +301,7 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
     }
     match args.format {
         LintFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        LintFormat::Text => print_rank(&report, source.cache().map(|c| c.dir().display().to_string())),
+        LintFormat::Text => print_rank(&report),
     }
     if report.interrupted {
         return Err(super::Interrupted.into());
@@ -254,8 +309,31 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `lpzero gather`.
+pub fn gather(args: &GatherArgs) -> anyhow::Result<()> {
+    let keep = crate::search::candidate::parse_inputs(&args.keep).map_err(anyhow::Error::msg)?;
+    let reporter = Reporter::new();
+    let stop = Stop::process();
+    let source = args.model.spec(&args.bench).open(args.model.seed, &args.cache.settings(), &stop, &reporter)?;
+    let indices = crate::source::sample(source.len(), args.archs, args.model.seed);
+    eprintln!("gathering {} architectures of {} into {} ({})", indices.len(), args.bench.bench.display(), args.out.display(), settings_line(&source.info()));
+    let report = crate::gather::export::export(&source, &indices, &keep, &args.out, &stop, &reporter)?;
+    match args.format {
+        LintFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        LintFormat::Text => eprintln!(
+            "{} architectures in {} ({} written now, {:.1} MiB; {} there before); rank them with `lpzero rank --inputs {}`",
+            report.archs, report.dir.display(), report.written, report.bytes as f64 / (1u64 << 20) as f64, report.skipped, report.dir.display()
+        ),
+    }
+    if report.interrupted {
+        eprintln!("interrupted: run the same command again to gather the rest");
+        return Err(super::Interrupted.into());
+    }
+    Ok(())
+}
+
 /// The text table of a rank report.
-pub fn print_rank(report: &RankReport, cache_dir: Option<String>) {
+pub fn print_rank(report: &RankReport) {
     let fmt = |v: Option<f64>| v.map(|v| format!("{v:+.3}")).unwrap_or_else(|| "  -   ".into());
     if report.interrupted {
         eprintln!("interrupted: the numbers cover the {} architectures scored so far", report.ids.len());
@@ -278,12 +356,11 @@ pub fn print_rank(report: &RankReport, cache_dir: Option<String>) {
         println!("{:<34} {:>7} {:>7} {:>9}", b.baseline, fmt(c.spearman), fmt(c.kendall), format!("{}/{}", c.valid, c.total));
     }
     eprintln!(
-        "gathering took {:.1} s ({:.2} s per architecture; {} of {} read from the cache{})",
+        "gathering took {:.1} s ({:.2} s per architecture; {} of {} read from the cache)",
         report.gather_seconds,
         report.gather_seconds / report.ids.len().max(1) as f64,
         report.cached,
         report.ids.len(),
-        cache_dir.map(|d| format!(" {d}")).unwrap_or_default()
     );
 }
 

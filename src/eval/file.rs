@@ -190,14 +190,8 @@ fn f32s(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     })
 }
 
-/// Reads an inputs file from its bytes; `origin` names it in errors, `default_arch` is the id
-/// when the metadata has none.
-pub fn from_bytes(bytes: &[u8], origin: &str, default_arch: &str, check: Check) -> Result<(ProxyInputs, InputsMeta), FileError> {
-    let format = |e: safetensors::SafeTensorError| FileError::Format { path: origin.to_owned(), message: e.to_string() };
+fn parse_meta(mut m: HashMap<String, String>, origin: &str, default_arch: &str) -> Result<InputsMeta, FileError> {
     let content = |message: String| FileError::Content { path: origin.to_owned(), message };
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(format)?;
-    let st = SafeTensors::deserialize(bytes).map_err(format)?;
-    let mut m: HashMap<String, String> = header.metadata().clone().unwrap_or_default();
     if let Some(f) = m.remove("format") {
         if f != FORMAT {
             return Err(content(format!("format `{f}` is not `{FORMAT}`")));
@@ -213,7 +207,7 @@ pub fn from_bytes(bytes: &[u8], origin: &str, default_arch: &str, check: Check) 
     let int = |m: &mut HashMap<String, String>, k: &str| -> Result<Option<u64>, FileError> {
         m.remove(k).map(|v| v.parse::<u64>().map_err(|_| content(format!("metadata `{k}` = `{v}` is not a whole number")))).transpose()
     };
-    let meta = InputsMeta {
+    Ok(InputsMeta {
         arch: m.remove("arch").unwrap_or_else(|| default_arch.to_owned()),
         family: m.remove("family"),
         framework: m.remove("framework"),
@@ -228,7 +222,41 @@ pub fn from_bytes(bytes: &[u8], origin: &str, default_arch: &str, check: Check) 
             None => BTreeMap::new(),
         },
         extra: m.into_iter().collect(),
-    };
+    })
+}
+
+/// Reads only the metadata of an inputs file (its header; the tensors are not read).
+pub fn read_meta(path: &Path) -> Result<InputsMeta, FileError> {
+    use std::io::Read;
+    let origin = path.display().to_string();
+    let io = |source| FileError::Io { path: origin.clone(), source };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).map_err(|_| FileError::Format { path: origin.clone(), message: "shorter than a header".into() })?;
+    let n = u64::from_le_bytes(len);
+    if n > 100 << 20 {
+        return Err(FileError::Format { path: origin, message: format!("a header of {n} bytes") });
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(|_| FileError::Format { path: origin.clone(), message: "the header is cut short".into() })?;
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "__metadata__", default)]
+        metadata: HashMap<String, String>,
+    }
+    let head: Head = serde_json::from_slice(&header).map_err(|e| FileError::Format { path: origin.clone(), message: e.to_string() })?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    parse_meta(head.metadata, &origin, &stem)
+}
+
+/// Reads an inputs file from its bytes; `origin` names it in errors, `default_arch` is the id
+/// when the metadata has none.
+pub fn from_bytes(bytes: &[u8], origin: &str, default_arch: &str, check: Check) -> Result<(ProxyInputs, InputsMeta), FileError> {
+    let format = |e: safetensors::SafeTensorError| FileError::Format { path: origin.to_owned(), message: e.to_string() };
+    let content = |message: String| FileError::Content { path: origin.to_owned(), message };
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(format)?;
+    let st = SafeTensors::deserialize(bytes).map_err(format)?;
+    let meta = parse_meta(header.metadata().clone().unwrap_or_default(), origin, default_arch)?;
     let mut by_input: BTreeMap<InputId, BTreeMap<usize, TensorEntry>> = BTreeMap::new();
     for (name, view) in st.tensors() {
         let (input, index) = name.rsplit_once('.').ok_or_else(|| content(format!("tensor `{name}` is not named <input>.<entry> (e.g. W.0)")))?;

@@ -145,6 +145,7 @@ impl Cache {
             params: meta.params.unwrap_or(0) as usize,
             seconds: 0.0,
             phases: super::GatherPhases::default(),
+            modules: meta.modules,
         })
     }
 

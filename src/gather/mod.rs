@@ -21,6 +21,7 @@
 //! architecture id, so gathering is deterministic.
 
 pub mod cache;
+pub mod export;
 pub mod score;
 pub mod source;
 
@@ -92,12 +93,14 @@ pub struct Gathered {
     pub inputs: ProxyInputs,
     /// The loss of the forward pass.
     pub loss: f64,
-    /// Number of parameters of the model (without FlexiBERT's MLM loss head).
+    /// Number of parameters of the model (without a loss head).
     pub params: usize,
     /// Seconds spent.
     pub seconds: f64,
     /// Where the seconds went.
     pub phases: GatherPhases,
+    /// The parameter name of each entry of the inputs that hold parameters (`W`, `G`, `P`).
+    pub modules: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Seconds per phase of one gather (the speed benchmark reports them).
@@ -220,7 +223,9 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     let numel = params.iter().map(TensorEntry::numel).sum();
     inputs.insert(InputId::P, params)?;
     phases.extract = lap.elapsed().as_secs_f64();
-    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases })
+    let param_names: Vec<String> = store.iter().filter(|(name, _, _)| own.contains(name)).map(|(name, _, _)| name.to_owned()).collect();
+    let modules = [("W", rec.linear.clone()), ("G", rec.linear.clone()), ("P", param_names)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases, modules })
 }
 
 /// The metadata an inputs file of a gather carries ([`crate::eval::file`]).
@@ -235,6 +240,7 @@ pub fn meta(arch: &dyn Arch, opts: &GatherOptions, g: &Gathered) -> crate::eval:
         loss: Some(g.loss),
         params: Some(g.params as u64),
         gather_seconds: Some(g.seconds),
+        modules: g.modules.clone(),
         ..Default::default()
     }
 }

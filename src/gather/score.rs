@@ -2,26 +2,10 @@
 
 use super::text::Corpus;
 use super::{gather, GatherError, GatherOptions};
-use crate::eval::Interpreter;
 use crate::family::Arch;
 use crate::lang::Proxy;
+pub use crate::rank::ProxyScore;
 use serde::Serialize;
-use std::time::Instant;
-
-/// One proxy's score on the architecture.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProxyScore {
-    /// The proxy's name.
-    pub proxy: String,
-    /// Its canonical text.
-    pub text: String,
-    /// The score, when valid.
-    pub score: Option<f64>,
-    /// Why it is invalid.
-    pub invalid: Option<String>,
-    /// Seconds it took.
-    pub eval_seconds: f64,
-}
 
 /// The result of scoring one architecture.
 #[derive(Clone, Debug, Serialize)]
@@ -51,16 +35,7 @@ pub struct ScoreReport {
 /// Gathers `arch` once and scores every proxy on its inputs.
 pub fn score(arch: &dyn Arch, proxies: &[Proxy], corpus: &Corpus, opts: &GatherOptions, device: &burn::tensor::Device) -> Result<ScoreReport, GatherError> {
     let g = gather(arch, corpus, opts, device)?;
-    let mut interp = Interpreter::new(&g.inputs);
-    let proxies = proxies
-        .iter()
-        .map(|p| {
-            let t = Instant::now();
-            let r = interp.score(&p.typed);
-            let eval_seconds = t.elapsed().as_secs_f64();
-            ProxyScore { proxy: p.name.clone(), text: p.text(), score: r.as_ref().ok().copied(), invalid: r.err().map(|e| e.reason), eval_seconds }
-        })
-        .collect();
+    let proxies = crate::rank::score_all(&g.inputs, proxies);
     Ok(ScoreReport {
         arch: arch.id(),
         family: arch.family().name().to_owned(),

@@ -57,6 +57,16 @@ impl GatherSource {
     pub fn cache(&self) -> Option<&Cache> {
         self.cache.as_ref()
     }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Architecture `k` of the source.
+    pub fn arch(&self, k: usize) -> &dyn crate::family::Arch {
+        &*self.bench.archs[self.indices[k]]
+    }
 }
 
 impl Source for GatherSource {
@@ -170,6 +180,9 @@ pub enum OpenError {
     /// The gather cannot run with these settings.
     #[error(transparent)]
     Gather(#[from] GatherError),
+    /// An inputs folder.
+    #[error(transparent)]
+    Folder(#[from] crate::source::files::FolderError),
 }
 
 impl GatherSpec {
@@ -210,5 +223,41 @@ impl GatherSpec {
             }
         };
         Ok(GatherSource::new(resolved.bench, resolved.label, opts, corpus, cache)?)
+    }
+}
+
+/// Where a run's architectures come from: a benchmark gathered by lpzero, or a folder of inputs
+/// files with their ground truth. Written flattened into `evolve` checkpoints (old checkpoints,
+/// which know only benchmarks, read as the first kind).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SourceSpec {
+    /// A benchmark.
+    Bench(GatherSpec),
+    /// A folder of inputs files.
+    Inputs(crate::source::files::InputsSpec),
+}
+
+impl SourceSpec {
+    /// Opens the source (`seed` seeds a benchmark's gathers; folders carry their own inputs).
+    pub fn open(&self, seed: u64, cache: &super::cache::CacheSettings, stop: &crate::stop::Stop, progress: &dyn crate::progress::Progress) -> Result<Box<dyn Source>, OpenError> {
+        match self {
+            SourceSpec::Bench(g) => Ok(Box::new(g.open(seed, cache, stop, progress)?)),
+            SourceSpec::Inputs(i) => {
+                let dir = crate::source::files::InputsDir::open(i)?;
+                if !dir.skipped().is_empty() {
+                    progress.note(&format!("warning: {} inputs files have no ground truth and are skipped: {}", dir.skipped().len(), dir.skipped().iter().take(10).cloned().collect::<Vec<_>>().join(", ")));
+                }
+                Ok(Box::new(dir))
+            }
+        }
+    }
+
+    /// What `--bench` or `--inputs` named, for messages.
+    pub fn label(&self) -> String {
+        match self {
+            SourceSpec::Bench(g) => g.bench.display().to_string(),
+            SourceSpec::Inputs(i) => i.inputs.display().to_string(),
+        }
     }
 }

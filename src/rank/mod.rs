@@ -95,6 +95,36 @@ pub struct RankReport {
     pub baselines: Vec<BaselineReport>,
 }
 
+/// One proxy's score on one architecture.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProxyScore {
+    /// The proxy's name.
+    pub proxy: String,
+    /// Its canonical text.
+    pub text: String,
+    /// The score, when valid.
+    pub score: Option<f64>,
+    /// Why it is invalid.
+    pub invalid: Option<String>,
+    /// Seconds it took.
+    pub eval_seconds: f64,
+}
+
+/// Scores every proxy on one architecture's inputs (sub-expressions shared between proxies are
+/// computed once).
+pub fn score_all(inputs: &crate::eval::ProxyInputs, proxies: &[Proxy]) -> Vec<ProxyScore> {
+    let mut interp = Interpreter::new(inputs);
+    proxies
+        .iter()
+        .map(|p| {
+            let t = Instant::now();
+            let r = interp.score(&p.typed);
+            let eval_seconds = t.elapsed().as_secs_f64();
+            ProxyScore { proxy: p.name.clone(), text: p.text(), score: r.as_ref().ok().copied(), invalid: r.err().map(|e| e.reason), eval_seconds }
+        })
+        .collect()
+}
+
 /// The inputs a set of proxies reads (what a gather must record).
 pub fn inputs_read(proxies: &[Proxy]) -> Vec<InputId> {
     let mut need: Vec<InputId> = proxies.iter().flat_map(|p| p.typed.inputs()).collect();
@@ -183,30 +213,18 @@ impl RankReport {
     /// Per-architecture scores as CSV: `id,truth`, one column per proxy (empty where invalid),
     /// then one per baseline.
     pub fn scores_csv(&self) -> String {
-        let mut csv = String::from("id,truth");
-        for p in &self.proxies {
-            csv.push(',');
-            csv.push_str(&p.proxy.replace(',', ";"));
-        }
-        for b in &self.baselines {
-            csv.push(',');
-            csv.push_str(&b.baseline.replace(',', ";"));
-        }
-        csv.push('\n');
+        let mut w = csv::Writer::from_writer(vec![]);
+        let mut header = vec!["id".to_owned(), "truth".to_owned()];
+        header.extend(self.proxies.iter().map(|p| p.proxy.clone()));
+        header.extend(self.baselines.iter().map(|b| b.baseline.clone()));
+        w.write_record(&header).expect("writing to memory");
         for (i, id) in self.ids.iter().enumerate() {
-            csv.push_str(&format!("{id},{}", self.truth[i]));
-            for p in &self.proxies {
-                csv.push(',');
-                if let Some(v) = p.scores[i] {
-                    csv.push_str(&v.to_string());
-                }
-            }
-            for b in &self.baselines {
-                csv.push_str(&format!(",{}", b.scores[i]));
-            }
-            csv.push('\n');
+            let mut row = vec![id.clone(), self.truth[i].to_string()];
+            row.extend(self.proxies.iter().map(|p| p.scores[i].map(|v| v.to_string()).unwrap_or_default()));
+            row.extend(self.baselines.iter().map(|b| b.scores[i].to_string()));
+            w.write_record(&row).expect("writing to memory");
         }
-        csv
+        String::from_utf8(w.into_inner().expect("writing to memory")).expect("CSV of UTF-8 fields")
     }
 
     /// Writes `summary.json` (this report), `scores.csv` and one rank scatter plot per proxy

@@ -133,6 +133,14 @@ impl<'de> Deserialize<'de> for Candidate {
 /// The inputs the paper's search reads: `A H S W G J`.
 pub const PAPER_INPUTS: [InputId; 6] = [InputId::A, InputId::H, InputId::S, InputId::W, InputId::G, InputId::J];
 
+/// Input names (`A`, `W`, …) to inputs; an empty list is empty.
+pub fn parse_inputs(names: &[String]) -> Result<Vec<InputId>, String> {
+    names
+        .iter()
+        .map(|n| table::input_by_name(n.trim()).map(|i| i.id).ok_or_else(|| format!("unknown input `{n}` (inputs are {})", table::INPUTS.iter().map(|i| i.name).collect::<Vec<_>>().join(", "))))
+        .collect()
+}
+
 /// The paper's twenty unary ops (Table 7), in the reference's index order.
 pub fn paper_unary_ops() -> Vec<OpId> {
     table::OPS.iter().filter(|o| o.search).map(|o| o.id).collect()

@@ -1,11 +1,11 @@
 //! The built-in benchmarks, which need no files: built on first use and cached.
 //!
-//! * `builtin:tiny`, the README's first command:
-//! [`TINY_ARCHS`] architectures of the tiny space (`spaces/tiny.yaml`: 1–4 layers, width
-//! 16–64), each trained for [`TINY_STEPS`] AdamW steps on text from lpzero's built-in grammar
-//! ([`crate::gather::synthetic`]), ground truth = validation perplexity on a disjoint stream of
-//! the same grammar. It is a demo of the whole pipeline on something real but small: its
-//! numbers say nothing about the published benchmarks.
+//! * `builtin:tiny`, the README's first command: [`TINY_ARCHS`] architectures of the tiny space
+//!   (`spaces/tiny.yaml`: 1–4 layers, width 16–64), each trained for [`TINY_STEPS`] AdamW steps
+//!   on text from lpzero's built-in grammar ([`crate::gather::synthetic`]), ground truth =
+//!   validation perplexity on a disjoint stream of the same grammar. It is a demo of the whole
+//!   pipeline on something real but small: its numbers say nothing about the published
+//!   benchmarks.
 //! * `builtin:micro`: [`MICRO_ARCHS`] architectures of the same space trained for [`MICRO_STEPS`]
 //!   steps, built in seconds: for smoke tests of whole commands (the test suite's), not for
 //!   results.

@@ -2,8 +2,10 @@
 //! ground truth and proxy inputs, and the architecture-only baselines to show beside a proxy.
 //! Rank ([`crate::rank`]) and evolve ([`crate::search`]) see only this trait, so the same code
 //! ranks a benchmark whose inputs are gathered from lpzero's own models (`crate::gather::source`),
-//! a folder of input files written by any framework ([`crate::eval::file`]), or inputs handed over
-//! by the Python package.
+//! a folder of input files written by any framework ([`files`]), or inputs handed over by the
+//! Python package.
+
+pub mod files;
 
 use crate::eval::ProxyInputs;
 use crate::lang::table::InputId;
