@@ -43,11 +43,29 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::
 /// path it is given, which is then renamed over `path` (removed on failure).
 pub fn write_atomic_path(path: &Path, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
     let tmp = temporary_name(path);
-    let result = fill(&tmp).and_then(|()| std::fs::rename(&tmp, path));
+    let result = fill(&tmp).and_then(|()| usual_permissions(&tmp)).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Gives a file written by another library the permissions `File::create` would have given it
+/// (`0666` less the umask: some writers create private `0600` files).
+fn usual_permissions(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The umask without changing it (`umask(2)` can only be read by setting it).
+        let umask = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").and_then(|v| u32::from_str_radix(v.trim(), 8).ok())))
+            .unwrap_or(0o022);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666 & !umask))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Makes a directory appear whole: `fill` writes into a fresh temporary sibling directory, which
