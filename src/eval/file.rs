@@ -10,7 +10,8 @@
 //!   architecture id), and optionally `family`, `framework` (what wrote it, e.g. `lpzero 0.2.0
 //!   (burn flex)` or `torch 2.9.0`), `batch`, `seq_len`, `seed`, `loss`, `params` (the model's
 //!   parameter count), `gather_seconds`, `modules` (a JSON object: input name → the module name
-//!   of each entry, e.g. `{"W": ["h.0.attn.c_attn", …]}`); other keys are kept as they are.
+//!   of each entry, e.g. `{"W": ["h.0.attn.c_attn", …]}`), `minibatch` (a JSON object of the
+//!   minibatch's integer arrays, [`InputsMeta::minibatch`]); other keys are kept as they are.
 //!   A file without `format` (numpy's or torch's `safetensors` writer with no metadata) is read
 //!   too; its architecture id is the file's stem.
 //!
@@ -54,6 +55,11 @@ pub struct InputsMeta {
     pub gather_seconds: Option<f64>,
     /// Per input, the module name of each entry.
     pub modules: BTreeMap<String, Vec<String>>,
+    /// The minibatch the inputs were gathered on, as named integer arrays, row-major
+    /// `[batch·seq_len]`: `ids` and `targets` for next-token prediction; `ids`, `attention` (1 for
+    /// a real token), `masked` (flat positions the loss predicts) and `targets` (their tokens)
+    /// for masked-token prediction.
+    pub minibatch: BTreeMap<String, Vec<i64>>,
     /// Any other metadata.
     pub extra: BTreeMap<String, String>,
 }
@@ -147,6 +153,9 @@ fn metadata(meta: &InputsMeta) -> HashMap<String, String> {
     if !meta.modules.is_empty() {
         put("modules", Some(serde_json::to_string(&meta.modules).expect("plain JSON")));
     }
+    if !meta.minibatch.is_empty() {
+        put("minibatch", Some(serde_json::to_string(&meta.minibatch).expect("plain JSON")));
+    }
     m
 }
 
@@ -166,8 +175,20 @@ pub fn to_bytes(inputs: &ProxyInputs, meta: &InputsMeta) -> Vec<u8> {
     safetensors::serialize(tensors(inputs), Some(metadata(meta))).expect("f32 views of consistent shapes serialise")
 }
 
-/// Writes an inputs file atomically (a temporary file renamed into place).
+/// Why inputs cannot be written as a file its readers accept: a gradient without the tensor it
+/// belongs to (`G` without `W`, ...).
+pub fn unpaired_gradient(inputs: &ProxyInputs) -> Option<String> {
+    GRADIENT_PAIRS.iter().find(|&&(tensor, grad)| inputs.get(grad).is_some() && inputs.get(tensor).is_none()).map(|&(tensor, grad)| {
+        format!("{} (a gradient) is present without {}, the tensor it belongs to", table::input(grad).name, table::input(tensor).name)
+    })
+}
+
+/// Writes an inputs file atomically (a temporary file renamed into place); refuses inputs with
+/// a gradient but not its tensor ([`unpaired_gradient`]), which no reader accepts.
 pub fn write(path: &Path, inputs: &ProxyInputs, meta: &InputsMeta) -> std::io::Result<()> {
+    if let Some(why) = unpaired_gradient(inputs) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+    }
     crate::fsutil::write_atomic_path(path, |tmp| {
         safetensors::serialize_to_file(tensors(inputs), Some(metadata(meta)), tmp).map_err(std::io::Error::other)
     })
@@ -219,6 +240,10 @@ fn parse_meta(mut m: HashMap<String, String>, origin: &str, default_arch: &str) 
         gather_seconds: num(&mut m, "gather_seconds")?,
         modules: match m.remove("modules") {
             Some(j) => serde_json::from_str(&j).map_err(|e| content(format!("metadata `modules` is not a JSON object of name lists: {e}")))?,
+            None => BTreeMap::new(),
+        },
+        minibatch: match m.remove("minibatch") {
+            Some(j) => serde_json::from_str(&j).map_err(|e| content(format!("metadata `minibatch` is not a JSON object of integer arrays: {e}")))?,
             None => BTreeMap::new(),
         },
         extra: m.into_iter().collect(),
@@ -308,7 +333,7 @@ mod tests {
 
     #[test]
     fn a_round_trip_is_bit_identical_and_keeps_the_metadata() {
-        let meta = InputsMeta { arch: "config_0_j0".into(), family: Some("gpt2".into()), loss: Some(3.25), params: Some(1234), modules: [("W".to_string(), vec!["a".to_string(), "b".to_string()])].into(), extra: [("note".to_string(), "x".to_string())].into(), ..InputsMeta::default() };
+        let meta = InputsMeta { arch: "config_0_j0".into(), family: Some("gpt2".into()), loss: Some(3.25), params: Some(1234), modules: [("W".to_string(), vec!["a".to_string(), "b".to_string()])].into(), minibatch: [("ids".to_string(), vec![3, 1, 4]), ("targets".to_string(), vec![1, 4, 1])].into(), extra: [("note".to_string(), "x".to_string())].into(), ..InputsMeta::default() };
         let bytes = to_bytes(&sample(), &meta);
         let (back, m) = from_bytes(&bytes, "t", "stem", Check::Structure).unwrap();
         assert_eq!(bits(&back), bits(&sample()));

@@ -146,6 +146,7 @@ impl Cache {
             seconds: 0.0,
             phases: super::GatherPhases::default(),
             modules: meta.modules,
+            minibatch: meta.minibatch,
         })
     }
 
@@ -206,7 +207,7 @@ pub fn gather_cached(
     let g = super::gather(arch, corpus, opts, device)?;
     if let Some(c) = cache {
         // A cache that cannot be written is not an error: the inputs are in hand.
-        let _ = c.store(&id, &g, &super::meta(arch, opts, &g));
+        let _ = c.store(&id, &g, &super::meta(arch, opts, corpus, &g));
     }
     Ok((g, false))
 }

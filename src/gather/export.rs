@@ -90,7 +90,7 @@ pub fn export(source: &GatherSource, indices: &[usize], keep: &[InputId], dir: &
             g.inputs.retain(keep);
         }
         let path = path_of(k);
-        file::write(&path, &g.inputs, &super::meta(arch, source.options(), &g)).map_err(io(&path))
+        file::write(&path, &g.inputs, &super::meta(arch, source.options(), source.corpus(), &g)).map_err(io(&path))
     };
     let done = crate::parallel::ordered(todo.len(), source.parallelism(), stop.flag(), work, |j, r| {
         r?;

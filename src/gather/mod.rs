@@ -101,6 +101,8 @@ pub struct Gathered {
     pub phases: GatherPhases,
     /// The parameter name of each entry of the inputs that hold parameters (`W`, `G`, `P`).
     pub modules: std::collections::BTreeMap<String, Vec<String>>,
+    /// The minibatch as named integer arrays ([`crate::models::batch::Minibatch::arrays`]).
+    pub minibatch: std::collections::BTreeMap<String, Vec<i64>>,
 }
 
 /// Seconds per phase of one gather (the speed benchmark reports them).
@@ -225,11 +227,11 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     phases.extract = lap.elapsed().as_secs_f64();
     let param_names: Vec<String> = store.iter().filter(|(name, _, _)| own.contains(name)).map(|(name, _, _)| name.to_owned()).collect();
     let modules = [("W", rec.linear.clone()), ("G", rec.linear.clone()), ("P", param_names)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases, modules })
+    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases, modules, minibatch: batch.arrays() })
 }
 
 /// The metadata an inputs file of a gather carries ([`crate::eval::file`]).
-pub fn meta(arch: &dyn Arch, opts: &GatherOptions, g: &Gathered) -> crate::eval::file::InputsMeta {
+pub fn meta(arch: &dyn Arch, opts: &GatherOptions, corpus: &Corpus, g: &Gathered) -> crate::eval::file::InputsMeta {
     crate::eval::file::InputsMeta {
         arch: arch.id(),
         family: Some(arch.family().name().to_owned()),
@@ -241,6 +243,8 @@ pub fn meta(arch: &dyn Arch, opts: &GatherOptions, g: &Gathered) -> crate::eval:
         params: Some(g.params as u64),
         gather_seconds: Some(g.seconds),
         modules: g.modules.clone(),
+        minibatch: g.minibatch.clone(),
+        extra: [("corpus".to_owned(), corpus.source.clone())].into(),
         ..Default::default()
     }
 }

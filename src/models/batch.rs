@@ -60,6 +60,24 @@ impl Minibatch {
         }
     }
 
+    /// The minibatch as named integer arrays (what an inputs file's `minibatch` metadata holds,
+    /// [`crate::eval::file::InputsMeta::minibatch`]).
+    pub fn arrays(&self) -> std::collections::BTreeMap<String, Vec<i64>> {
+        let ints = |v: &[u32]| v.iter().map(|&x| i64::from(x)).collect::<Vec<_>>();
+        match self {
+            Minibatch::Causal(b) => [("ids", ints(&b.ids)), ("targets", ints(&b.targets))].into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            Minibatch::Masked(b) => [
+                ("ids", ints(&b.ids)),
+                ("attention", b.attention.iter().map(|&x| i64::from(x)).collect()),
+                ("masked", b.masked.iter().map(|&x| x as i64).collect()),
+                ("targets", ints(&b.targets)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        }
+    }
+
     /// True when the minibatch holds no tokens.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
