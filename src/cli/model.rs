@@ -219,19 +219,7 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
     }
     let (report, label) = match (&args.bench, &args.inputs) {
         (_, Some(path)) => {
-            let (inputs, meta) = crate::eval::file::read(path, crate::eval::file::Check::Finite)?;
-            let r = crate::gather::score::ScoreReport {
-                arch: meta.arch,
-                family: meta.family.unwrap_or_default(),
-                params: meta.params.unwrap_or(0) as usize,
-                loss: meta.loss.unwrap_or(f64::NAN),
-                gather_seconds: meta.gather_seconds.unwrap_or(0.0),
-                batch: meta.batch.unwrap_or(0),
-                seq_len: meta.seq_len.unwrap_or(0),
-                seed: meta.seed.unwrap_or(0),
-                corpus: meta.framework.unwrap_or_default(),
-                proxies: crate::rank::score_all(&inputs, &proxies),
-            };
+            let r = crate::gather::score::score_file(path, &proxies)?;
             (r, path.display().to_string())
         }
         (Some(b), None) => {

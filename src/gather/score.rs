@@ -28,6 +28,8 @@ pub struct ScoreReport {
     pub seed: u64,
     /// The minibatch text.
     pub corpus: String,
+    /// What gathered the inputs (`lpzero 0.1.0 (flex)`, `torch 2.9.0`).
+    pub framework: String,
     /// One score per proxy.
     pub proxies: Vec<ProxyScore>,
 }
@@ -46,6 +48,26 @@ pub fn score(arch: &dyn Arch, proxies: &[Proxy], corpus: &Corpus, opts: &GatherO
         seq_len: opts.seq_len,
         seed: opts.seed,
         corpus: corpus.source.clone(),
+        framework: format!("lpzero {} ({})", env!("CARGO_PKG_VERSION"), opts.device.name()),
         proxies,
+    })
+}
+
+/// Scores every proxy on the inputs of an inputs file ([`crate::eval::file`]; NaN or inf in it
+/// is an error), reporting what its metadata says of how they were gathered.
+pub fn score_file(path: &std::path::Path, proxies: &[Proxy]) -> Result<ScoreReport, crate::eval::file::FileError> {
+    let (inputs, meta) = crate::eval::file::read(path, crate::eval::file::Check::Finite)?;
+    Ok(ScoreReport {
+        arch: meta.arch,
+        family: meta.family.unwrap_or_default(),
+        params: meta.params.unwrap_or(0) as usize,
+        loss: meta.loss.unwrap_or(f64::NAN),
+        gather_seconds: meta.gather_seconds.unwrap_or(0.0),
+        batch: meta.batch.unwrap_or(0),
+        seq_len: meta.seq_len.unwrap_or(0),
+        seed: meta.seed.unwrap_or(0),
+        corpus: meta.extra.get("corpus").cloned().unwrap_or_default(),
+        framework: meta.framework.unwrap_or_default(),
+        proxies: crate::rank::score_all(&inputs, proxies),
     })
 }
