@@ -6,6 +6,7 @@
 //! Python package.
 
 pub mod files;
+pub mod memory;
 
 use crate::eval::ProxyInputs;
 use crate::lang::table::InputId;
