@@ -3,7 +3,7 @@
 //! burn 0.22 chooses the backend at run time through its `Device`; which backends exist in a
 //! binary is decided at compile time by cargo features. `flex` (burn's pure-Rust CPU backend) is
 //! always compiled in. `tch` and `tch-cuda` (libtorch on the CPU or on the first GPU) need the
-//! `tch` feature, `cuda` (burn's CubeCL CUDA backend) the `cuda` feature; the README has the
+//! `tch` feature, `cuda` (burn's CubeCL CUDA backend) the `cuda` feature; the user guide (docs/GUIDE.md) has the
 //! install and build commands. Asking for a device that is not compiled in, or whose hardware or
 //! library is missing, is a [`DeviceError`], never a panic.
 
@@ -28,7 +28,7 @@ pub enum DeviceKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
     /// The binary was built without the backend.
-    #[error("device `{name}` is not compiled into this binary: rebuild with `--features {feature}` (see the README's \"Devices\" section)")]
+    #[error("device `{name}` is not compiled into this binary: rebuild with `--features {feature}` (see docs/GUIDE.md, \"Devices\")")]
     NotCompiled {
         /// The device's name.
         name: &'static str,

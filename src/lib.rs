@@ -4,7 +4,7 @@
 //! linted by the LPZero paper's Rule-based Pruning Strategy, evaluated on inputs gathered from
 //! real transformer forward/backward passes, ranked against benchmarks of trained architectures
 //! and evolved by genetic programming. See `ARCHITECTURE.md` for the map of the pipeline and
-//! `README.md` for the command line.
+//! `docs/GUIDE.md` for the command line.
 #![warn(missing_docs)]
 // Diagnostics are plain values returned by the parser; boxing them would only add noise.
 #![allow(clippy::result_large_err)]

@@ -82,8 +82,8 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = crate::device::DeviceKind::DEFAULT)]
     pub device: crate::device::DeviceKind,
     /// Output directory (an existing build with the same settings is resumed).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "space")]
+    pub out: Option<PathBuf>,
     /// Output format of the final summary.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -92,7 +92,6 @@ pub struct BuildArgs {
 /// The build's settings from the flags.
 fn config(args: &BuildArgs) -> anyhow::Result<BuildConfig> {
     let source = match (&args.space, &args.from_bench) {
-        (Some(s), _) if s == "help" => anyhow::bail!("shipped spaces: {}", SpaceSpec::shipped_names()),
         (Some(s), _) => PlanSource::Space { space: SpaceSpec::load(s)? },
         (None, Some(p)) => PlanSource::Benchmark { path: p.clone(), family: args.family },
         (None, None) => unreachable!("clap requires one"),
@@ -131,13 +130,18 @@ fn config(args: &BuildArgs) -> anyhow::Result<BuildConfig> {
 
 /// `lpzero bench build`.
 pub fn build(args: &BuildArgs) -> anyhow::Result<()> {
+    if args.space.as_deref() == Some("help") {
+        println!("shipped spaces: {}", SpaceSpec::shipped_names());
+        return Ok(());
+    }
+    let Some(out) = &args.out else { anyhow::bail!("--out DIR is required: where the benchmark is written") };
     let cfg = config(args)?;
     eprintln!(
         "building {} architectures × {} steps (batch {} × {}, lr {}, seed {}) into {}; Ctrl-C stops after the architectures in training, and running again resumes",
-        cfg.archs, cfg.steps, cfg.batch, cfg.seq_len, cfg.optim.lr, cfg.seed, args.out.display()
+        cfg.archs, cfg.steps, cfg.batch, cfg.seq_len, cfg.optim.lr, cfg.seed, out.display()
     );
     let reporter = if args.format == LintFormat::Json { Reporter::quiet() } else { Reporter::new() };
-    let done_before = crate::train::layout::finished(&args.out, &crate::train::build::plan(&cfg)?.archs).len();
+    let done_before = crate::train::layout::finished(out, &crate::train::build::plan(&cfg)?.archs).len();
     reporter.start("training steps", cfg.archs.saturating_sub(done_before) * cfg.steps);
     let steps = AtomicUsize::new(0);
     let finished = AtomicUsize::new(done_before);
@@ -157,12 +161,12 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<()> {
         });
     };
     let device = cfg.device.open()?;
-    let report = crate::train::build::build(&cfg, &args.out, args.jobs, &device, &Stop::process(), &on_step, &on_arch);
+    let report = crate::train::build::build(&cfg, out, args.jobs, &device, &Stop::process(), &on_step, &on_arch);
     reporter.finish();
     let summary = report?.summary();
     if args.format == LintFormat::Json {
         let mut doc = serde_json::to_value(&summary)?;
-        doc["out"] = args.out.display().to_string().into();
+        doc["out"] = out.display().to_string().into();
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return if summary.interrupted { Err(super::Interrupted.into()) } else { Ok(()) };
     }
@@ -184,7 +188,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<()> {
     if let Some(a) = &summary.published {
         println!("{}-step ranking vs the published {} ({} architectures, both higher-is-better): Spearman ρ {} Kendall τ {}", cfg.steps, a.name, a.n, f(a.spearman), f(a.kendall));
     }
-    println!("benchmark written to {} (load it with --bench {})", args.out.display(), args.out.display());
+    println!("benchmark written to {} (load it with --bench {})", out.display(), out.display());
     if summary.interrupted {
         return Err(super::Interrupted.into());
     }

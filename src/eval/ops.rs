@@ -1,7 +1,7 @@
 //! The semantics of every op, written once.
 //!
 //! The contract (formula, axis, epsilon, domain) is stated in the op table
-//! ([`crate::lang::table::OPS`]) and printed in the README; this file implements it and its
+//! ([`crate::lang::table::OPS`]) and printed in the user guide; this file implements it and its
 //! tests check each line of it against values computed independently.
 //!
 //! Representation: a [`Value`] is one number, or a list of entries; an [`Entry`] is a scalar

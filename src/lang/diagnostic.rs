@@ -69,7 +69,7 @@ codes! {
     REDUNDANT_AGGREGATE = "L109", "redundant-aggregate", Warning, "An aggregation of a value that is already one number does nothing.";
 }
 
-/// The diagnostic codes as a Markdown table (for `lpzero ops --format markdown` and the README).
+/// The diagnostic codes as a Markdown table (for `lpzero ops --format markdown` and the user guide).
 pub fn codes_markdown() -> String {
     let mut out = String::from("| code | name | severity | meaning |\n|---|---|---|---|\n");
     for c in CODES {

@@ -2,7 +2,7 @@
 //!
 //! Each input and each op is declared once, here. The declarations drive the checker (arity,
 //! domain, result type), the lint rules (which ops are element-wise, which reduce, which are
-//! constant on a scalar), the GP's op set, `lpzero ops`, and the README's op table, so those can
+//! constant on a scalar), the GP's op set, `lpzero ops`, and the user guide's op table, so those can
 //! never disagree. The numeric semantics of each op are implemented once, in `src/eval/ops.rs`;
 //! the `formula`, `axis` and `domain` texts here are the contract its tests check.
 
@@ -387,7 +387,7 @@ pub fn ops_text() -> String {
     out
 }
 
-/// The op table as a Markdown table (for `lpzero ops --format markdown` and the README).
+/// The op table as a Markdown table (for `lpzero ops --format markdown` and the user guide).
 pub fn ops_markdown() -> String {
     let mut out = String::from("| op | typing | formula | axis | domain, ε | Table 7 |\n|---|---|---|---|---|---|\n");
     for o in OPS {
@@ -408,7 +408,7 @@ pub fn ops_markdown() -> String {
     out
 }
 
-/// The input table as a Markdown table (for `lpzero ops --format markdown` and the README).
+/// The input table as a Markdown table (for `lpzero ops --format markdown` and the user guide).
 pub fn inputs_markdown() -> String {
     let mut out = String::from("| input | holds | entries | axes of an entry |\n|---|---|---|---|\n");
     for i in INPUTS {

@@ -181,7 +181,14 @@ def gather(
     if "S" in need and mm.attention != "output_attentions":
         for name in mm.attention:
             handles.append(modules[name].register_forward_hook(lambda m, i, o: probs.append(o.detach())))
+    # Attention probabilities come only from the eager attention of Hugging Face models (SDPA
+    # and flash attention never form them): switched to it for this pass, and back.
+    config = getattr(model, "config", None)
+    attn_impl = getattr(config, "_attn_implementation", None)
+    eager = "S" in need and mm.attention == "output_attentions" and attn_impl not in (None, "eager")
     try:
+        if eager:
+            config._attn_implementation = "eager"
         kwargs = dict(batch)
         if "S" in need and mm.attention == "output_attentions":
             kwargs["output_attentions"] = True
@@ -193,6 +200,8 @@ def gather(
     finally:
         for h in handles:
             h.remove()
+        if eager:
+            config._attn_implementation = attn_impl
         model.train(was_training)
     arrays: Dict[str, List[np.ndarray]] = {}
     names_of: Dict[str, List[str]] = {}
@@ -224,7 +233,7 @@ def gather(
     if "S" in need:
         if mm.attention == "output_attentions":
             att = getattr(out, "attentions", None)
-            if att is None or any(a is None for a in att):
+            if not att or any(a is None for a in att):
                 raise ValueError("the model returned no attention probabilities (load it with attn_implementation=\"eager\")")
             arrays["S"] = [_host(a) for a in att]
         else:
