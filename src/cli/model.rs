@@ -343,6 +343,7 @@ pub fn print_rank(report: &RankReport) {
         let c = &b.correlation;
         println!("{:<34} {:>7} {:>7} {:>9}", b.baseline, fmt(c.spearman), fmt(c.kendall), format!("{}/{}", c.valid, c.total));
     }
+    print_beyond(report);
     eprintln!(
         "gathering took {:.1} s ({:.2} s per architecture; {} of {} read from the cache)",
         report.gather_seconds,
@@ -350,6 +351,57 @@ pub fn print_rank(report: &RankReport) {
         report.cached,
         report.ids.len(),
     );
+}
+
+/// The second table of a rank report: what each proxy and baseline knows beyond the
+/// architecture.
+fn print_beyond(report: &RankReport) {
+    use crate::stats::{Finding, Interval};
+    let Some(info) = &report.beyond else { return };
+    let num = |v: Option<f64>| v.map(|v| format!("{v:+.3}")).unwrap_or_else(|| "-".into());
+    let iv = |i: Option<&Interval>| match i {
+        Some(i) => match i.bounds() {
+            Some((lo, hi)) => format!("{} [{lo:+.2}, {hi:+.2}]", num(i.estimate)),
+            None => num(i.estimate),
+        },
+        None => "-".into(),
+    };
+    let pct = (info.level * 100.0).round();
+    println!();
+    println!(
+        "beyond the architecture ({pct}% bootstrap intervals, {} resamples, seed {}; partial ρ given {})",
+        info.resamples,
+        info.seed,
+        info.controls.as_deref().unwrap_or("no baseline")
+    );
+    println!("{:<34} {:>22} {:>13} {:>13} {:>22}   verdict", "", "ρ", "ρ | depth", "ρ | width", "partial ρ");
+    let rows = report.proxies.iter().map(|p| (&p.proxy, &p.beyond)).chain(report.baselines.iter().map(|b| (&b.baseline, &b.beyond)));
+    for (name, b) in rows {
+        let Some(b) = b else { continue };
+        let h = &b.honest;
+        let finding = match h.verdict.finding {
+            Finding::AddsSignal => "adds signal",
+            Finding::Worse => "worse",
+            Finding::NoEvidence => "no evidence",
+            Finding::Undetermined => "-",
+        };
+        println!(
+            "{:<34} {:>22} {:>13} {:>13} {:>22}   {finding}",
+            name,
+            iv(Some(&h.interval)),
+            num(h.within_groups.as_ref().and_then(|w| w.pooled)),
+            num(b.within_width.as_ref().and_then(|w| w.pooled)),
+            iv(h.partial_interval.as_ref()),
+        );
+    }
+    match &info.ceiling {
+        Some(c) => println!(
+            "noise ceiling: ρ {:.3} [{:.3}, {:.3}] between two trainings of the same network ({} networks listed more than once, {} architectures)",
+            c.median, c.lower, c.upper, c.groups, c.architectures
+        ),
+        None => println!("noise ceiling: none (the benchmark lists no network more than once)"),
+    }
+    println!("verdicts: \"adds signal\" where partial ρ's interval lies above 0; \"worse\" where ρ − ρ(best baseline) lies below 0; else \"no evidence\"");
 }
 
 /// `lpzero cache info|clear`.

@@ -245,6 +245,5 @@ pub fn meta(arch: &dyn Arch, opts: &GatherOptions, corpus: &Corpus, g: &Gathered
         modules: g.modules.clone(),
         minibatch: g.minibatch.clone(),
         extra: [("corpus".to_owned(), corpus.source.clone())].into(),
-        ..Default::default()
     }
 }

@@ -11,7 +11,10 @@ use crate::lang::table::InputId;
 use crate::lang::Proxy;
 use crate::progress::Progress;
 use crate::source::{Source, SourceError, SourceInfo};
-use crate::stats::{correlate, correlate_top, Correlation};
+use crate::stats::{
+    correlate, correlate_top, noise_ceiling, within_groups, within_groups_interval, Baseline as Control, Correlation, HonestInputs, HonestStats, Interval,
+    NoiseCeiling, WithinGroups, DEFAULT_LEVEL, DEFAULT_RESAMPLES,
+};
 use crate::stop::Stop;
 use reference::Comparison;
 use serde::{Deserialize, Serialize};
@@ -58,6 +61,9 @@ pub struct ProxyReport {
     pub scores: Vec<Option<f64>>,
     /// Why it is invalid, per architecture.
     pub invalid: Vec<Option<String>>,
+    /// What it knows beyond the architecture (written, not read back).
+    #[serde(default, skip_deserializing)]
+    pub beyond: Option<Beyond>,
 }
 
 /// One baseline's result.
@@ -70,7 +76,46 @@ pub struct BaselineReport {
     pub correlation: Correlation,
     /// Its value per architecture.
     pub scores: Vec<f64>,
+    /// The same statistics beyond ρ as a proxy gets (written, not read back).
+    #[serde(default, skip_deserializing)]
+    pub beyond: Option<Beyond>,
 }
+
+/// The statistics beyond ρ and τ of one proxy or baseline ([`crate::stats::honest`]): the
+/// bootstrap interval of ρ, ρ within groups of equal depth (`honest.within_groups`) and of equal
+/// width, the partial ρ given the best architecture-only ordering ([`BeyondInfo::controls`]), the
+/// paired interval of ρ − ρ(that ordering), and a one-line verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Beyond {
+    /// ρ's interval, within-depth ρ, partial ρ, the difference and the verdict.
+    pub honest: HonestStats<u64>,
+    /// ρ within groups of equal width, pooled, where the source knows the widths.
+    pub within_width: Option<WithinGroups<u64>>,
+    /// Its interval (resampled within the groups).
+    pub within_width_interval: Option<Interval>,
+}
+
+/// How the statistics beyond ρ were made, for every proxy of a report alike.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BeyondInfo {
+    /// The architecture-only ordering the partial ρ controls for and the difference compares
+    /// with: the source's best baseline, else the baseline with the highest ρ.
+    pub controls: Option<String>,
+    /// Whether depths and widths were known (within-group ρ computed).
+    pub groups: bool,
+    /// Bootstrap resamples of every interval.
+    pub resamples: usize,
+    /// Their confidence level.
+    pub level: f64,
+    /// The bootstrap seed.
+    pub seed: u64,
+    /// The benchmark's noise ceiling, where it lists the same trained network several times
+    /// (at least three networks with two or more entries).
+    pub ceiling: Option<NoiseCeiling>,
+}
+
+/// The bootstrap seed of rank's statistics (fixed, so a report is reproducible).
+pub const BEYOND_SEED: u64 = 0;
 
 /// The result of ranking.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -93,6 +138,9 @@ pub struct RankReport {
     pub proxies: Vec<ProxyReport>,
     /// The baselines on the same architectures.
     pub baselines: Vec<BaselineReport>,
+    /// How the statistics beyond ρ were made (written, not read back).
+    #[serde(default, skip_deserializing)]
+    pub beyond: Option<BeyondInfo>,
 }
 
 /// One proxy's score on one architecture.
@@ -194,6 +242,7 @@ pub fn rank(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn 
                 reference: reference.and_then(|r| r.compare(&proxy.name, &ids, &truth, &s)),
                 scores: s,
                 invalid: std::mem::take(&mut invalid[p]),
+                beyond: None,
             }
         })
         .collect();
@@ -203,13 +252,55 @@ pub fn rank(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn 
         .map(|b| {
             let s: Vec<f64> = b.scores[..done].to_vec();
             let c = correlate(&s.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &truth);
-            BaselineReport { baseline: b.name, correlation: c, scores: s }
+            BaselineReport { baseline: b.name, correlation: c, scores: s, beyond: None }
         })
         .collect();
-    Ok(RankReport { source: source.info(), architectures: ids.len(), interrupted: done < source.len(), gather_seconds, cached, ids, truth, proxies, baselines })
+    let mut report = RankReport { source: source.info(), architectures: ids.len(), interrupted: done < source.len(), gather_seconds, cached, ids, truth, proxies, baselines, beyond: None };
+    let groups = source.groups().map(|g| (g.depth[..done].to_vec(), g.width[..done].to_vec(), g.network[..done].to_vec()));
+    report.add_beyond(source.best_baseline(), groups.as_ref().map(|(d, w, n)| (d.as_slice(), w.as_slice(), n.as_slice())));
+    Ok(report)
 }
 
 impl RankReport {
+    /// Computes the statistics beyond ρ for every proxy and baseline: `best` names the baseline
+    /// to control for (else the one with the highest ρ); `groups` gives each architecture's depth,
+    /// width and trained network, where known.
+    pub fn add_beyond(&mut self, best: Option<&str>, groups: Option<(&[u64], &[u64], &[String])>) {
+        let n = self.truth.len();
+        let groups = groups.filter(|(d, w, k)| d.len() == n && w.len() == n && k.len() == n);
+        let by_rho = self.baselines.iter().filter(|b| b.correlation.spearman.is_some()).max_by(|a, b| a.correlation.spearman.partial_cmp(&b.correlation.spearman).expect("finite ρ"));
+        let control = best.and_then(|name| self.baselines.iter().find(|b| b.baseline == name)).or(by_rho);
+        let controls: Vec<Control> = control.iter().map(|b| Control { name: &b.baseline, values: &b.scores }).collect();
+        let mut inputs = HonestInputs::new(&self.truth, &controls);
+        inputs.seed = BEYOND_SEED;
+        inputs.groups = groups.map(|(d, _, _)| d);
+        inputs.ceiling = groups.and_then(|(_, _, k)| noise_ceiling(k, &self.truth, DEFAULT_RESAMPLES, BEYOND_SEED));
+        let of = |scores: &[Option<f64>]| -> Beyond {
+            let honest = HonestStats::new(scores, &inputs);
+            let (within_width, within_width_interval) = match groups {
+                Some((_, w, _)) => {
+                    let keep: Vec<usize> = (0..n).filter(|&i| scores[i].is_some_and(f64::is_finite)).collect();
+                    let x: Vec<f64> = keep.iter().map(|&i| scores[i].expect("kept")).collect();
+                    let y: Vec<f64> = keep.iter().map(|&i| self.truth[i]).collect();
+                    let l: Vec<u64> = keep.iter().map(|&i| w[i]).collect();
+                    (Some(within_groups(&x, &y, &l)), Some(within_groups_interval(scores, &self.truth, w, DEFAULT_RESAMPLES, BEYOND_SEED)))
+                }
+                None => (None, None),
+            };
+            Beyond { honest, within_width, within_width_interval }
+        };
+        let proxies: Vec<Beyond> = self.proxies.iter().map(|p| of(&p.scores)).collect();
+        let baselines: Vec<Beyond> = self.baselines.iter().map(|b| of(&b.scores.iter().map(|&v| Some(v)).collect::<Vec<_>>())).collect();
+        let info = BeyondInfo { controls: control.map(|b| b.baseline.clone()), groups: groups.is_some(), resamples: inputs.resamples, level: DEFAULT_LEVEL, seed: BEYOND_SEED, ceiling: inputs.ceiling };
+        for (p, b) in self.proxies.iter_mut().zip(proxies) {
+            p.beyond = Some(b);
+        }
+        for (p, b) in self.baselines.iter_mut().zip(baselines) {
+            p.beyond = Some(b);
+        }
+        self.beyond = Some(info);
+    }
+
     /// Per-architecture scores as CSV: `id,truth`, one column per proxy (empty where invalid),
     /// then one per baseline.
     pub fn scores_csv(&self) -> String {
@@ -238,5 +329,101 @@ impl RankReport {
             crate::fsutil::write_atomic(&dir.join("plots").join(format!("{file}.svg")), svg.as_bytes())?;
         }
         crate::fsutil::write_atomic(&dir.join("summary.json"), serde_json::to_string_pretty(self).expect("the report serialises").as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Finding;
+
+    /// Spearman ρ from average ranks, written out in f64 (independent of `stats`).
+    fn rho(x: &[f64], y: &[f64]) -> f64 {
+        let rank = |v: &[f64]| -> Vec<f64> {
+            v.iter().map(|a| {
+                let below = v.iter().filter(|b| *b < a).count() as f64;
+                let equal = v.iter().filter(|b| *b == a).count() as f64;
+                below + (equal + 1.0) / 2.0
+            }).collect()
+        };
+        let (rx, ry) = (rank(x), rank(y));
+        let n = x.len() as f64;
+        let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+        let sxy: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+        let sxx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+        let syy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+        sxy / (sxx * syy).sqrt()
+    }
+
+    fn report(truth: Vec<f64>, proxy: Vec<f64>, baselines: Vec<(&str, Vec<f64>)>) -> RankReport {
+        let n = truth.len();
+        let c = |s: &[f64]| correlate(&s.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &truth);
+        RankReport {
+            source: SourceInfo::default(),
+            architectures: n,
+            interrupted: false,
+            gather_seconds: 0.0,
+            cached: 0,
+            ids: (0..n).map(|i| i.to_string()).collect(),
+            truth: truth.clone(),
+            proxies: vec![ProxyReport {
+                proxy: "p".into(),
+                text: "p".into(),
+                correlation: c(&proxy),
+                eval_seconds: 0.0,
+                top_percent: BTreeMap::new(),
+                reference: None,
+                scores: proxy.iter().map(|&v| Some(v)).collect(),
+                invalid: vec![None; n],
+                beyond: None,
+            }],
+            baselines: baselines.into_iter().map(|(name, s)| BaselineReport { baseline: name.into(), correlation: c(&s), scores: s, beyond: None }).collect(),
+            beyond: None,
+        }
+    }
+
+    /// The statistics beyond ρ: the control is the named best baseline, the partial ρ is the
+    /// textbook formula on Spearman correlations, the depth groups are depth (not width), the
+    /// control scored against itself adds nothing, and repeated networks give a noise ceiling.
+    #[test]
+    fn rank_reports_what_a_proxy_knows_beyond_the_architecture() {
+        // 12 architectures: depth 1 or 2, width 8 or 16; the proxy follows truth inside each
+        // depth group; "size" is depth, "noise" is unrelated.
+        let truth = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.5];
+        let depth: Vec<u64> = (0..12).map(|i| 1 + (i >= 6) as u64).collect();
+        let width: Vec<u64> = (0..12).map(|i| if i % 2 == 0 { 8 } else { 16 }).collect();
+        let proxy = vec![0.3, 0.1, 0.9, 0.4, 1.2, 1.0, 2.2, 2.4, 2.3, 2.9, 3.5, 3.1];
+        let size: Vec<f64> = depth.iter().map(|&d| d as f64).collect();
+        let noise = vec![5.0, 3.0, 8.0, 1.0, 9.0, 2.0, 7.0, 4.0, 6.0, 0.0, 11.0, 10.0];
+        // Networks 0..4 appear three times each.
+        let network: Vec<String> = (0..12).map(|i| format!("net{}", i % 4)).collect();
+        let mut r = report(truth.clone(), proxy.clone(), vec![("noise", noise.clone()), ("size", size.clone())]);
+        r.add_beyond(Some("size"), Some((&depth, &width, &network)));
+        let info = r.beyond.as_ref().unwrap();
+        assert_eq!(info.controls.as_deref(), Some("size"));
+        assert!(info.groups);
+        assert!(info.ceiling.is_some_and(|c| c.groups == 4 && c.architectures == 12));
+        let b = r.proxies[0].beyond.as_ref().unwrap();
+        assert_eq!(b.honest.interval.estimate, r.proxies[0].correlation.spearman);
+        let (rxy, rxz, ryz) = (rho(&proxy, &truth), rho(&proxy, &size), rho(&truth, &size));
+        let partial = (rxy - rxz * ryz) / ((1.0 - rxz * rxz) * (1.0 - ryz * ryz)).sqrt();
+        assert!((b.honest.partial.unwrap() - partial).abs() < 1e-12, "{:?} vs {partial}", b.honest.partial);
+        assert_eq!(b.honest.best_baseline.as_deref(), Some("size"));
+        // Within depth 1 (0..6) and depth 2 (6..12): the proxy's ρ with truth, each by hand.
+        let groups = &b.honest.within_groups.as_ref().unwrap().groups;
+        assert_eq!(groups.iter().map(|g| (g.label, g.size)).collect::<Vec<_>>(), [(1, 6), (2, 6)]);
+        assert!((groups[0].spearman.unwrap() - rho(&proxy[..6], &truth[..6])).abs() < 1e-12);
+        assert!((groups[1].spearman.unwrap() - rho(&proxy[6..], &truth[6..])).abs() < 1e-12);
+        let wg = &b.within_width.as_ref().unwrap().groups;
+        assert_eq!(wg.iter().map(|g| (g.label, g.size)).collect::<Vec<_>>(), [(8, 6), (16, 6)]);
+        // The control against itself: partial ρ undefined, no evidence.
+        let s = r.baselines[1].beyond.as_ref().unwrap();
+        assert_eq!(s.honest.partial, None);
+        assert_eq!(s.honest.verdict.finding, Finding::NoEvidence);
+        // Without a named best baseline, the one with the higher ρ controls.
+        let mut r2 = report(truth, proxy, vec![("noise", noise), ("size", size)]);
+        r2.add_beyond(None, None);
+        assert_eq!(r2.beyond.as_ref().unwrap().controls.as_deref(), Some("size"));
+        assert!(r2.proxies[0].beyond.as_ref().unwrap().honest.within_groups.is_none());
     }
 }
