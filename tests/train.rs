@@ -226,3 +226,42 @@ fn the_builtin_grammar_gathers_for_tiny_models_and_bpe_text_is_refused() {
     let err = gather(&*arch, &Corpus::builtin(), &opts, &device).err().unwrap().to_string();
     assert!(err.contains("outside the model's vocabulary of 472"), "{err}");
 }
+
+/// `bench build` for Transformer-XL from a space file: the benchmark it writes loads as a
+/// Transformer-XL benchmark whose published counts are the models' declarations, and `params`,
+/// `rank` and `evolve` run on it.
+#[test]
+fn a_transformer_xl_space_builds_a_benchmark_that_ranks_and_evolves() {
+    let dir = fresh("train-transxl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let space = dir.join("space.yaml");
+    std::fs::write(
+        &space,
+        "name: transxl-test\nfamily: transxl\nn_layer: [1, 2]\nd_model: [16, 32]\nd_embed: [16, 24]\ndiv_val: [1, 2]\n\
+         n_head: [2, 4]\nd_inner: {min: 16, max: 48}\nn_token: 600\ncutoffs: [100, 200, 400, 600]\n\
+         tie_projs: [false, true, true, true]\ntgt_len: 16\nmem_len: 16\ninit_std: 0.02\nproj_init_std: 0.01\n",
+    )
+    .unwrap();
+    let bench = dir.join("bench");
+    let b = bench.to_str().unwrap();
+    ok(&lpzero(&["bench", "build", "--space", space.to_str().unwrap(), "--archs", "6", "--steps", "4", "--batch", "2", "--seq-len", "16", "--valid-sequences", "4", "--out", b]));
+    let loaded = Benchmark::load(&bench, None).unwrap();
+    assert_eq!(loaded.family.name(), "transxl");
+    assert_eq!(loaded.archs.len(), 6);
+    for (k, a) in loaded.archs.iter().enumerate() {
+        let declared = a.counts(Fidelity::Trained).unwrap();
+        for (field, n) in loaded.published_counts[k].as_ref().unwrap() {
+            assert_eq!(declared.iter().find(|f| f.0 == *field).unwrap().1, *n, "{} {field}", a.id());
+        }
+        assert!(loaded.truth[k].unwrap() > 1.0);
+    }
+    let params = lpzero(&["params", "--bench", b]);
+    let said = format!("{}{}", ok(&params), String::from_utf8_lossy(&params.stderr));
+    assert!(said.contains("6 architectures, 30 fields compared, all equal"), "{said}");
+    let v: serde_json::Value = serde_json::from_str(&ok(&lpzero(&["rank", "--bench", b, "-e", "sum(abs(W))", "-e", "avg(mean(H))", "--format", "json", "--no-cache"]))).unwrap();
+    assert_eq!(v["architectures"], 6);
+    assert_eq!(v["proxies"][1]["valid"], 6);
+    let run = dir.join("evolve");
+    ok(&lpzero(&["evolve", "--bench", b, "--search-archs", "3", "--iterations", "20", "--population", "10", "--no-cache", "--out", run.to_str().unwrap()]));
+    assert!(std::fs::read_to_string(run.join("best.proxy")).unwrap().contains("(transxl)"));
+}
