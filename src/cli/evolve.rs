@@ -27,25 +27,9 @@ pub enum ShapeArg {
 /// Arguments of `lpzero evolve`.
 #[derive(Debug, clap::Args)]
 pub struct EvolveArgs {
-    /// The benchmark (see `rank --bench`).
-    #[arg(long, required_unless_present_any = ["resume", "inputs"], conflicts_with = "inputs")]
-    pub bench: Option<PathBuf>,
-    /// The benchmark's model family, where its files do not say.
-    #[arg(long, value_enum)]
-    pub family: Option<crate::family::FamilyRef>,
-    /// A folder of proxy-input files with a ground-truth table instead of a benchmark (see `rank
-    /// --inputs`).
-    #[arg(long, value_name = "DIR")]
-    pub inputs: Option<PathBuf>,
-    /// The ground-truth CSV of `--inputs` [default: DIR/truth.csv].
-    #[arg(long, value_name = "FILE.csv", requires = "inputs")]
-    pub truth: Option<PathBuf>,
-    /// The ground truth's column in `--truth`.
-    #[arg(long, value_name = "NAME", requires = "inputs")]
-    pub truth_column: Option<String>,
-    /// The ground truth is better when lower.
-    #[arg(long, requires = "inputs")]
-    pub lower_is_better: bool,
+    /// What to search on: a benchmark or a folder of inputs files (not with `--resume`).
+    #[command(flatten)]
+    pub source: SourceSel,
     /// Where the run's files go (best.proxy, history.jsonl, checkpoint.json, convergence.svg,
     /// summary.json).
     #[arg(long, required_unless_present = "resume")]
@@ -161,16 +145,8 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         }
         None => {
             let dir = args.out.clone().expect("clap requires --out without --resume");
-            let sel = SourceSel {
-                bench: args.bench.clone(),
-                family: args.family,
-                inputs: args.inputs.clone(),
-                truth: args.truth.clone(),
-                truth_column: args.truth_column.clone(),
-                lower_is_better: args.lower_is_better,
-            };
             let settings = RunSettings {
-                source: sel.spec(&args.model),
+                source: args.source.spec(&args.model)?,
                 search_archs: args.search_archs,
                 heldout_archs: args.heldout_archs,
                 seed: args.model.seed,

@@ -81,8 +81,8 @@ pub struct BenchSel {
 /// ground-truth table.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceSel {
-    /// A benchmark (see `params --bench`).
-    #[arg(long, required_unless_present = "inputs", conflicts_with = "inputs")]
+    /// A benchmark (see `params --bench`); this or `--inputs` is needed.
+    #[arg(long, conflicts_with = "inputs")]
     pub bench: Option<PathBuf>,
     /// The benchmark's model family, where its files do not say.
     #[arg(long, value_enum)]
@@ -105,9 +105,9 @@ pub struct SourceSel {
 
 impl SourceSel {
     /// The library's description of the source.
-    pub fn spec(&self, model: &ModelArgs) -> crate::gather::source::SourceSpec {
+    pub fn spec(&self, model: &ModelArgs) -> anyhow::Result<crate::gather::source::SourceSpec> {
         use crate::gather::source::SourceSpec;
-        match (&self.bench, &self.inputs) {
+        Ok(match (&self.bench, &self.inputs) {
             (Some(b), _) => SourceSpec::Bench(model.spec(&BenchSel { bench: b.clone(), family: self.family })),
             (None, Some(i)) => SourceSpec::Inputs(crate::source::files::InputsSpec {
                 inputs: i.clone(),
@@ -115,8 +115,8 @@ impl SourceSel {
                 truth_column: self.truth_column.clone(),
                 lower_is_better: self.lower_is_better,
             }),
-            (None, None) => unreachable!("clap requires --bench or --inputs"),
-        }
+            (None, None) => anyhow::bail!("say what to work on: --bench PATH (a benchmark) or --inputs DIR (a folder of inputs files)"),
+        })
     }
 }
 

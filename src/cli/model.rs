@@ -275,7 +275,7 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
     let proxies = rank_proxies(&args.proxies, args.stdlib, &args.skip)?;
     let reporter = Reporter::new();
     let stop = Stop::process();
-    let spec = args.source.spec(&args.model);
+    let spec = args.source.spec(&args.model)?;
     let source = spec.open(args.model.seed, &args.cache.settings(), &stop, &reporter)?;
     let selected = crate::source::sample(source.len(), args.archs, args.model.seed);
     let subset = crate::source::Subset::new(&*source, selected);
