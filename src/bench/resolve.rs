@@ -73,7 +73,7 @@ pub fn locate(arg: &Path, cache_root: Option<&Path>, stop: &Stop, progress: &dyn
             let n = steps.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress.advance(n, "");
         };
-        let report = crate::train::build::build(&cfg, &dir, 2, &device, stop, &on_step, &|_| {});
+        let report = crate::train::build::build(&cfg, &dir, None, 2, &device, stop, &on_step, &|_| {});
         progress.finish();
         if report.map_err(build_err)?.interrupted {
             return Err(ResolveError::Interrupted(name.to_owned()));

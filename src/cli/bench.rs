@@ -81,6 +81,11 @@ pub struct BuildArgs {
     /// Where to train (see `--device` of the other commands).
     #[arg(long, value_enum, default_value_t = crate::device::DeviceKind::DEFAULT)]
     pub device: crate::device::DeviceKind,
+    /// Train only shard I of N of the plan (`I/N`, or `N`/`auto` from a Slurm job array's or a
+    /// Kubernetes indexed job's index): several tasks build one benchmark in one `--out`, and
+    /// `lpzero merge DIR` rewrites its files once all are done.
+    #[arg(long, value_name = "I/N", num_args = 0..=1, default_missing_value = "auto")]
+    pub shard: Option<String>,
     /// Output directory (an existing build with the same settings is resumed).
     #[arg(long, required_unless_present = "space")]
     pub out: Option<PathBuf>,
@@ -161,7 +166,11 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<()> {
         });
     };
     let device = cfg.device.open()?;
-    let report = crate::train::build::build(&cfg, out, args.jobs, &device, &Stop::process(), &on_step, &on_arch);
+    let shard = super::model::shard_of(args.shard.as_deref())?;
+    if let Some(s) = shard {
+        eprintln!("shard {s}: training this shard's part of the plan");
+    }
+    let report = crate::train::build::build(&cfg, out, shard, args.jobs, &device, &Stop::process(), &on_step, &on_arch);
     reporter.finish();
     let summary = report?.summary();
     if args.format == LintFormat::Json {

@@ -61,6 +61,9 @@ pub enum Command {
     /// Write a benchmark's gathered proxy inputs as files (one per architecture) with its ground
     /// truth, for `rank --inputs`, `evolve --inputs` and other tools.
     Gather(model::GatherArgs),
+    /// Put the outputs of sharded tasks together (`rank --shard`, `bench build --shard`,
+    /// `gather --shard`): the report one process would have written, or what is missing.
+    Merge(model::MergeArgs),
 }
 
 /// The benchmark a command works on.
@@ -323,6 +326,7 @@ pub fn main() -> ExitCode {
         },
         Command::Cache(args) => edge(model::cache(&args)),
         Command::Gather(args) => edge(model::gather(&args)),
+        Command::Merge(args) => edge(model::merge(&args)),
     }
 }
 

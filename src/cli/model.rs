@@ -89,12 +89,43 @@ pub struct RankArgs {
     /// per-architecture scores (`scores.csv`) and rank scatter plots (`plots/`) here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Rank only shard I of N, writing `shard-I-of-N.json` into `--out` for `lpzero merge`:
+    /// `I/N`; `N` (the index is `SLURM_ARRAY_TASK_ID` or Kubernetes' `JOB_COMPLETION_INDEX`);
+    /// `--shard` alone or `auto` (index and count from the Slurm job array it runs in).
+    #[arg(long, value_name = "I/N", num_args = 0..=1, default_missing_value = "auto")]
+    pub shard: Option<String>,
     /// Model and minibatch options (`--seed` also seeds the sample of `--archs`).
     #[command(flatten)]
     pub model: ModelArgs,
     /// The input cache.
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+/// Arguments of `lpzero merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Folders holding the shard files of one sharded `rank` (`shard-I-of-N.json`), a benchmark
+    /// built by sharded `bench build` tasks, or a folder filled by sharded `gather` tasks.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where a merged ranking's `summary.json`, `scores.csv` and `plots/` go [default: the
+    /// first folder].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Output format of a merged ranking.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+}
+
+/// The shard a command runs as (`--shard`; none without it, even inside a job array, which may
+/// be an array over seeds).
+pub fn shard_of(flag: Option<&str>) -> anyhow::Result<Option<crate::source::shard::Shard>> {
+    let env = |k: &str| std::env::var(k).ok();
+    Ok(match flag {
+        Some(text) => Some(crate::source::shard::Shard::parse(text, &env)?),
+        None => None,
+    })
 }
 
 /// Arguments of `lpzero gather`.
@@ -113,6 +144,10 @@ pub struct GatherArgs {
     /// Keep only these inputs, comma-separated [default: all nine].
     #[arg(long, value_delimiter = ',')]
     pub keep: Vec<String>,
+    /// Gather only shard I of N (`I/N`, or `N`/`auto` from a job array's index) into the same
+    /// `--out`; `lpzero merge DIR` says when every file is there.
+    #[arg(long, value_name = "I/N", num_args = 0..=1, default_missing_value = "auto")]
+    pub shard: Option<String>,
     /// Output format of the summary.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -283,6 +318,9 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
         "ranking {} architectures of {} with {} proxies ({}); Ctrl-C stops and reports what is done",
         subset.len(), spec.label(), proxies.len(), settings_line(&source.info())
     );
+    if let Some(shard) = shard_of(args.shard.as_deref())? {
+        return rank_shard(args, shard, &subset, &proxies, &stop, &reporter);
+    }
     let report = crate::rank::rank(&subset, &proxies, &stop, &reporter)?;
     if let Some(dir) = &args.out {
         report.write(dir)?;
@@ -297,6 +335,60 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `lpzero rank --shard I/N`: ranks this shard's architectures and writes its shard file.
+fn rank_shard(args: &RankArgs, shard: crate::source::shard::Shard, source: &dyn crate::source::Source, proxies: &[Proxy], stop: &Stop, reporter: &Reporter) -> anyhow::Result<()> {
+    use crate::rank::shard::{file_name, select, ShardFile};
+    let Some(dir) = &args.out else { anyhow::bail!("--shard needs --out DIR: each shard writes its file there for `lpzero merge DIR`") };
+    let (mine, owner) = select(source, shard);
+    let ids: Vec<String> = (0..source.len()).map(|k| source.id(k)).collect();
+    let meta = crate::rank::meta(source, proxies);
+    let path = dir.join(file_name(shard));
+    if let Ok(done) = ShardFile::read(&path) {
+        if done.meta == meta && done.ids == ids && done.owner == owner && done.shard == shard {
+            eprintln!("shard {shard}: already finished ({}); nothing to do", path.display());
+            return Ok(());
+        }
+    }
+    eprintln!("shard {shard}: {} of the {} architectures", mine.len(), source.len());
+    let part = crate::source::Subset::new(source, mine.clone());
+    let rows = crate::rank::rank_rows(&part, proxies, stop, reporter)?;
+    if rows.ids.len() < mine.len() {
+        eprintln!("interrupted: shard {shard} wrote nothing; run the same command again (the input cache keeps what was gathered)");
+        return Err(super::Interrupted.into());
+    }
+    let path = ShardFile::new(shard, meta, ids, owner, rows).write(dir)?;
+    eprintln!("shard {shard} written to {}; when every shard is done: lpzero merge {}", path.display(), dir.display());
+    Ok(())
+}
+
+/// `lpzero merge`.
+pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
+    let first = &args.dirs[0];
+    if first.join("bench.yaml").is_file() {
+        let report = crate::train::build::merge(first)?;
+        println!("{} of {} planned architectures finished; benchmark files of {} rewritten", report.finished, report.planned, first.display());
+        if !report.missing.is_empty() {
+            anyhow::bail!("{} architectures are not finished: {}", report.missing.len(), report.missing.join(", "));
+        }
+        return Ok(());
+    }
+    if first.join("truth.csv").is_file() && crate::rank::shard::find(&args.dirs)?.is_empty() {
+        let missing = crate::source::files::missing_files(first)?;
+        if !missing.is_empty() {
+            anyhow::bail!("{} architectures of {} have no inputs file yet: {}", missing.len(), first.join("truth.csv").display(), missing.join(", "));
+        }
+        println!("every architecture of {} has its inputs file", first.join("truth.csv").display());
+        return Ok(());
+    }
+    let report = crate::rank::shard::merge(&args.dirs)?;
+    report.write(args.out.as_ref().unwrap_or(first))?;
+    match args.format {
+        LintFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        LintFormat::Text => print_rank(&report),
+    }
+    Ok(())
+}
+
 /// `lpzero gather`.
 pub fn gather(args: &GatherArgs) -> anyhow::Result<()> {
     let keep = crate::search::candidate::parse_inputs(&args.keep).map_err(anyhow::Error::msg)?;
@@ -304,8 +396,18 @@ pub fn gather(args: &GatherArgs) -> anyhow::Result<()> {
     let stop = Stop::process();
     let source = args.model.spec(&args.bench).open(args.model.seed, &args.cache.settings(), &stop, &reporter)?;
     let indices = crate::source::sample(source.len(), args.archs, args.model.seed);
+    // A shard gathers its part; every shard writes the whole truth table.
+    let mine = match shard_of(args.shard.as_deref())? {
+        Some(shard) => {
+            let sub = crate::source::Subset::new(&source, indices.clone());
+            let (pos, _) = crate::rank::shard::select(&sub, shard);
+            eprintln!("shard {shard}: {} of the {} architectures", pos.len(), indices.len());
+            pos.iter().map(|&p| indices[p]).collect()
+        }
+        None => indices.clone(),
+    };
     eprintln!("gathering {} architectures of {} into {} ({})", indices.len(), args.bench.bench.display(), args.out.display(), settings_line(&source.info()));
-    let report = crate::gather::export::export(&source, &indices, &keep, &args.out, &stop, &reporter)?;
+    let report = crate::gather::export::export(&source, &indices, &mine, &keep, &args.out, &stop, &reporter)?;
     match args.format {
         LintFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         LintFormat::Text => eprintln!(

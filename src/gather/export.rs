@@ -67,9 +67,10 @@ pub fn write_truth(dir: &Path, source: &dyn Source, indices: &[usize]) -> std::i
     crate::fsutil::write_atomic(&dir.join("truth.csv"), &bytes)
 }
 
-/// Gathers architectures `indices` of `source` into `dir`, keeping the inputs `keep` (all when
-/// empty); files already there are kept.
-pub fn export(source: &GatherSource, indices: &[usize], keep: &[InputId], dir: &Path, stop: &Stop, progress: &dyn Progress) -> Result<ExportReport, ExportError> {
+/// Gathers architectures `gather` of `source` into `dir`, keeping the inputs `keep` (all when
+/// empty), with the ground truth of `indices` (all the architectures of the folder, of which
+/// `gather` may be a shard's part); files already there are kept.
+pub fn export(source: &GatherSource, indices: &[usize], gather: &[usize], keep: &[InputId], dir: &Path, stop: &Stop, progress: &dyn Progress) -> Result<ExportReport, ExportError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| ExportError::Io { path, source }
@@ -77,8 +78,8 @@ pub fn export(source: &GatherSource, indices: &[usize], keep: &[InputId], dir: &
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     write_truth(dir, source, indices).map_err(io(&dir.join("truth.csv")))?;
     let path_of = |k: usize| dir.join(file_name(&source.id(k)));
-    let todo: Vec<usize> = indices.iter().copied().filter(|&k| file::read_meta(&path_of(k)).map_or(true, |m| m.arch != source.id(k))).collect();
-    let skipped = indices.len() - todo.len();
+    let todo: Vec<usize> = gather.iter().copied().filter(|&k| file::read_meta(&path_of(k)).map_or(true, |m| m.arch != source.id(k))).collect();
+    let skipped = gather.len() - todo.len();
     let (mut written, mut bytes) = (0, 0);
     progress.start("gathering", todo.len());
     let work = |j: usize| -> Result<(), ExportError> {

@@ -92,6 +92,12 @@ impl Source for GatherSource {
         self.opts.device.gather_jobs()
     }
 
+    /// The parameter count (what a forward and backward pass scales with, at a fixed minibatch).
+    fn cost(&self, k: usize) -> f64 {
+        let arch = &*self.bench.archs[self.indices[k]];
+        arch.spec(self.opts.fidelity).map_or(1.0, |s| s.iter().map(|p| p.numel() as f64).sum())
+    }
+
     fn baselines(&self) -> Vec<Baseline> {
         self.baselines.clone()
     }

@@ -5,6 +5,7 @@
 
 pub mod plot;
 pub mod reference;
+pub mod shard;
 
 use crate::eval::Interpreter;
 use crate::lang::table::InputId;
@@ -16,7 +17,6 @@ use crate::stats::{
     NoiseCeiling, WithinGroups, DEFAULT_LEVEL, DEFAULT_RESAMPLES,
 };
 use crate::stop::Stop;
-use reference::Comparison;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -56,7 +56,7 @@ pub struct ProxyReport {
     /// The correlations on the best 10, 30 and 50 % of architectures by ground truth.
     pub top_percent: BTreeMap<String, Correlation>,
     /// The reference implementation's values of the same measure, where published.
-    pub reference: Option<Comparison>,
+    pub reference: Option<reference::Comparison>,
     /// Score per architecture (`None`: invalid there), in the order of [`RankReport::ids`].
     pub scores: Vec<Option<f64>>,
     /// Why it is invalid, per architecture.
@@ -181,17 +181,97 @@ pub fn inputs_read(proxies: &[Proxy]) -> Vec<InputId> {
     need
 }
 
-/// Fetches each architecture of `source` once and scores every proxy on it; `progress` hears
-/// of each architecture, `stop` ends the loop early (the report says so). The first error
-/// fetching an architecture ends the run.
-pub fn rank(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<RankReport, SourceError> {
+/// What ranking computed per architecture, before any statistic: what one process ranks, what
+/// a shard writes (`lpzero rank --shard`) and what `lpzero merge` puts back together.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rows {
+    /// Architecture ids, in order.
+    pub ids: Vec<String>,
+    /// Their ground truth (higher is better).
+    pub truth: Vec<f64>,
+    /// Per proxy, the score of each architecture (`None`: invalid there).
+    pub scores: Vec<Vec<Option<f64>>>,
+    /// Per proxy, why it is invalid on each architecture.
+    pub invalid: Vec<Vec<Option<String>>>,
+    /// Per proxy, seconds spent evaluating it, in all.
+    pub eval_seconds: Vec<f64>,
+    /// Seconds spent fetching, in all.
+    pub gather_seconds: f64,
+    /// Architectures whose inputs came from a cache.
+    pub cached: usize,
+    /// The baselines on these architectures.
+    pub baselines: Vec<Baseline>,
+    /// Depth, width and trained network of each, where the source knows them.
+    pub groups: Option<crate::source::Groups>,
+    /// Per proxy with published reference values, those values on these architectures.
+    pub reference: BTreeMap<String, Vec<Option<f64>>>,
+}
+
+impl Rows {
+    /// Rows of `parts` (each with the positions of its rows in the whole) put in the order of
+    /// the positions. Every part must have the same proxies, baselines and kind of groups.
+    pub fn interleave(parts: Vec<(Vec<usize>, Rows)>) -> Rows {
+        let mut order: Vec<(usize, usize, usize)> = parts.iter().enumerate().flat_map(|(p, (pos, _))| pos.iter().enumerate().map(move |(r, &k)| (k, p, r))).collect();
+        order.sort_unstable();
+        let Some(first) = parts.first().map(|(_, r)| r) else { return Rows::default() };
+        let proxies = first.scores.len();
+        let mut out = Rows {
+            scores: vec![vec![]; proxies],
+            invalid: vec![vec![]; proxies],
+            eval_seconds: vec![0.0; proxies],
+            baselines: first.baselines.iter().map(|b| Baseline::new(&b.name, vec![])).collect(),
+            groups: first.groups.as_ref().map(|_| crate::source::Groups::default()),
+            reference: first.reference.keys().map(|k| (k.clone(), vec![])).collect(),
+            ..Rows::default()
+        };
+        for (_, rows) in &parts {
+            for (p, s) in rows.eval_seconds.iter().enumerate() {
+                out.eval_seconds[p] += s;
+            }
+            out.gather_seconds += rows.gather_seconds;
+            out.cached += rows.cached;
+        }
+        for (_, p, r) in order {
+            let rows = &parts[p].1;
+            out.ids.push(rows.ids[r].clone());
+            out.truth.push(rows.truth[r]);
+            for q in 0..proxies {
+                out.scores[q].push(rows.scores[q][r]);
+                out.invalid[q].push(rows.invalid[q][r].clone());
+            }
+            for (b, from) in out.baselines.iter_mut().zip(&rows.baselines) {
+                b.scores.push(from.scores[r]);
+            }
+            if let (Some(g), Some(from)) = (out.groups.as_mut(), rows.groups.as_ref()) {
+                g.depth.push(from.depth[r]);
+                g.width.push(from.width[r]);
+                g.network.push(from.network[r].clone());
+            }
+            for (name, v) in out.reference.iter_mut() {
+                v.push(rows.reference.get(name).and_then(|x| x[r]));
+            }
+        }
+        out
+    }
+}
+
+/// What a report says about how it was made, beside its rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RankMeta {
+    /// What was ranked.
+    pub source: SourceInfo,
+    /// Each proxy's name and canonical text.
+    pub proxies: Vec<(String, String)>,
+    /// The source's best architecture-only ordering, if it names one.
+    pub best_baseline: Option<String>,
+}
+
+/// Fetches architectures of `source` once each and scores every proxy on them, into [`Rows`];
+/// `progress` hears of each architecture, `stop` ends the loop early (the rows then cover the
+/// architectures done so far). The first error fetching an architecture ends the run.
+pub fn rank_rows(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<Rows, SourceError> {
     let need = inputs_read(proxies);
-    let (mut ids, mut truth) = (vec![], vec![]);
-    let mut scores = vec![vec![]; proxies.len()];
-    let mut invalid = vec![vec![]; proxies.len()];
-    let mut seconds = vec![0.0; proxies.len()];
-    let mut gather_seconds = 0.0;
-    let mut cached = 0;
+    let mut rows = Rows { scores: vec![vec![]; proxies.len()], invalid: vec![vec![]; proxies.len()], eval_seconds: vec![0.0; proxies.len()], ..Rows::default() };
     // Per architecture: fetch seconds, whether it came from a cache, and per proxy its score (or
     // why it has none) with the seconds it took. Computed on worker threads when the source
     // fetches several at once.
@@ -212,53 +292,80 @@ pub fn rank(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn 
     progress.start("architectures", source.len());
     let done = crate::parallel::ordered(source.len(), source.parallelism(), stop.flag(), work, |k, r| {
         let (g_seconds, hit, results) = r?;
-        cached += hit as usize;
-        gather_seconds += g_seconds;
+        rows.cached += hit as usize;
+        rows.gather_seconds += g_seconds;
         for (p, (r, s)) in results.into_iter().enumerate() {
-            seconds[p] += s;
-            invalid[p].push(r.as_ref().err().map(|e| e.reason.clone()));
-            scores[p].push(r.ok());
+            rows.eval_seconds[p] += s;
+            rows.invalid[p].push(r.as_ref().err().map(|e| e.reason.clone()));
+            rows.scores[p].push(r.ok());
         }
         let id = source.id(k);
         progress.advance(k + 1, &id);
-        ids.push(id);
-        truth.push(source.truth(k));
+        rows.ids.push(id);
+        rows.truth.push(source.truth(k));
         Ok::<(), SourceError>(())
     });
     progress.finish();
     let done = done?;
-    let reference = source.reference();
-    let proxies = proxies
+    rows.baselines = source.baselines().into_iter().map(|b| Baseline { scores: b.scores[..done].to_vec(), name: b.name }).collect();
+    rows.groups = source.groups().map(|g| crate::source::Groups { depth: g.depth[..done].to_vec(), width: g.width[..done].to_vec(), network: g.network[..done].to_vec() });
+    if let Some(r) = source.reference() {
+        for p in proxies {
+            if let Some(v) = r.values_of(&p.name, &rows.ids) {
+                rows.reference.insert(p.name.clone(), v);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The report's metadata for `proxies` ranked on `source`.
+pub fn meta(source: &dyn Source, proxies: &[Proxy]) -> RankMeta {
+    RankMeta { source: source.info(), proxies: proxies.iter().map(|p| (p.name.clone(), p.text())).collect(), best_baseline: source.best_baseline().map(str::to_owned) }
+}
+
+/// Fetches each architecture of `source` once and scores every proxy on it ([`rank_rows`]),
+/// then correlates ([`assemble`]). A stopped run's report says so and covers what was done.
+pub fn rank(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<RankReport, SourceError> {
+    let rows = rank_rows(source, proxies, stop, progress)?;
+    let interrupted = rows.ids.len() < source.len();
+    Ok(assemble(&meta(source, proxies), rows, interrupted))
+}
+
+/// The report of `rows`: every proxy's and baseline's correlation with ground truth, on all and
+/// on the best 10/30/50 %, the comparison with the reference's values, and the statistics beyond
+/// ρ. A function of the rows alone, so a merged run reports exactly what one process would.
+pub fn assemble(meta: &RankMeta, rows: Rows, interrupted: bool) -> RankReport {
+    let Rows { ids, truth, mut scores, mut invalid, eval_seconds, gather_seconds, cached, baselines, groups, reference } = rows;
+    let proxies = meta
+        .proxies
         .iter()
         .enumerate()
-        .map(|(p, proxy)| {
+        .map(|(p, (name, text))| {
             let s = std::mem::take(&mut scores[p]);
             ProxyReport {
-                proxy: proxy.name.clone(),
-                text: proxy.text(),
+                proxy: name.clone(),
+                text: text.clone(),
                 correlation: correlate(&s, &truth),
-                eval_seconds: seconds[p],
+                eval_seconds: eval_seconds[p],
                 top_percent: TOP_PERCENT.iter().map(|&pct| (pct.to_string(), correlate_top(&s, &truth, pct as f64 / 100.0))).collect(),
-                reference: reference.and_then(|r| r.compare(&proxy.name, &ids, &truth, &s)),
+                reference: reference.get(name).map(|theirs| reference::Comparison::of(name, theirs, &truth, &s)),
                 scores: s,
                 invalid: std::mem::take(&mut invalid[p]),
                 beyond: None,
             }
         })
         .collect();
-    let baselines = source
-        .baselines()
+    let baselines = baselines
         .into_iter()
         .map(|b| {
-            let s: Vec<f64> = b.scores[..done].to_vec();
-            let c = correlate(&s.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &truth);
-            BaselineReport { baseline: b.name, correlation: c, scores: s, beyond: None }
+            let c = correlate(&b.scores.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &truth);
+            BaselineReport { baseline: b.name, correlation: c, scores: b.scores, beyond: None }
         })
         .collect();
-    let mut report = RankReport { source: source.info(), architectures: ids.len(), interrupted: done < source.len(), gather_seconds, cached, ids, truth, proxies, baselines, beyond: None };
-    let groups = source.groups().map(|g| (g.depth[..done].to_vec(), g.width[..done].to_vec(), g.network[..done].to_vec()));
-    report.add_beyond(source.best_baseline(), groups.as_ref().map(|(d, w, n)| (d.as_slice(), w.as_slice(), n.as_slice())));
-    Ok(report)
+    let mut report = RankReport { source: meta.source.clone(), architectures: ids.len(), interrupted, gather_seconds, cached, ids, truth, proxies, baselines, beyond: None };
+    report.add_beyond(meta.best_baseline.as_deref(), groups.as_ref().map(|g| (g.depth.as_slice(), g.width.as_slice(), g.network.as_slice())));
+    report
 }
 
 impl RankReport {

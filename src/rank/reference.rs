@@ -27,6 +27,15 @@ pub struct Comparison {
     pub agreement: Option<f64>,
 }
 
+impl Comparison {
+    /// The comparison of `scores` with the reference's values `theirs` on the same architectures.
+    pub fn of(proxy: &str, theirs: &[Option<f64>], truth: &[f64], scores: &[Option<f64>]) -> Comparison {
+        let c: Correlation = correlate(theirs, truth);
+        let (a, b): (Vec<f64>, Vec<f64>) = scores.iter().zip(theirs).filter_map(|(x, y)| Some(((*x)?, (*y)?))).unzip();
+        Comparison { name: proxy.to_owned(), spearman: c.spearman, kendall: c.kendall, agreement: spearman(&a, &b) }
+    }
+}
+
 impl ReferenceScores {
     /// Reads columns of a CSV file whose first column is the architecture id: `columns` pairs a
     /// stdlib proxy name with the reference's column header. `None` when nothing was read.
@@ -58,11 +67,14 @@ impl ReferenceScores {
 
     /// Compares a proxy's scores with the reference's values of the same measure.
     pub fn compare(&self, proxy: &str, ids: &[String], truth: &[f64], scores: &[Option<f64>]) -> Option<Comparison> {
+        Some(Comparison::of(proxy, &self.values_of(proxy, ids)?, truth, scores))
+    }
+
+    /// The reference's values of a measure on architectures `ids` (`None` where it has none),
+    /// or `None` when it does not publish that measure.
+    pub fn values_of(&self, proxy: &str, ids: &[String]) -> Option<Vec<Option<f64>>> {
         let m = self.values.get(proxy)?;
-        let theirs: Vec<Option<f64>> = ids.iter().map(|id| m.get(id).copied()).collect();
-        let c: Correlation = correlate(&theirs, truth);
-        let (a, b): (Vec<f64>, Vec<f64>) = scores.iter().zip(&theirs).filter_map(|(x, y)| Some(((*x)?, (*y)?))).unzip();
-        Some(Comparison { name: proxy.to_owned(), spearman: c.spearman, kendall: c.kendall, agreement: spearman(&a, &b) })
+        Some(ids.iter().map(|id| m.get(id).copied()).collect())
     }
 
     /// The reference's value of a measure on one architecture.

@@ -1,6 +1,6 @@
-//! The convergence plot: best search-set ρ per iteration, one line per run, as SVG (and PNG via
-//! `crate::plot`). Ticks on both axes at round values, the legend below the plot area so it never
-//! covers a curve, and the held-out ρ of the first run's best proxy marked at the right edge.
+//! The convergence plot: best search-set ρ per iteration, one line per run, as SVG. Ticks on both
+//! axes at round values, the legend below the plot area so it never covers a curve, and the
+//! held-out ρ of the first run's best proxy marked at the right edge.
 
 use crate::plot::{escape, nice_ticks, COLORS};
 

@@ -119,6 +119,21 @@ impl TruthTable {
     }
 }
 
+/// The architectures of `dir/truth.csv` that have no inputs file in `dir` yet (what sharded
+/// `gather` tasks have still to write), in the table's order.
+pub fn missing_files(dir: &Path) -> Result<Vec<String>, FolderError> {
+    let table = TruthTable::read(&dir.join("truth.csv"), None, false)?;
+    let entries = std::fs::read_dir(dir).map_err(|source| FolderError::Io { path: dir.to_owned(), source })?;
+    let mut have = std::collections::BTreeSet::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "safetensors") && !crate::fsutil::is_temporary(&e.file_name().to_string_lossy()) {
+            have.insert(file::read_meta(&p)?.arch);
+        }
+    }
+    Ok(table.ids.iter().filter(|id| !have.contains(*id)).cloned().collect())
+}
+
 /// A folder of inputs files with their ground truth.
 pub struct InputsDir {
     spec: InputsSpec,

@@ -7,6 +7,7 @@
 
 pub mod files;
 pub mod memory;
+pub mod shard;
 
 use crate::eval::ProxyInputs;
 use crate::lang::table::InputId;
@@ -63,7 +64,7 @@ pub struct SourceInfo {
 }
 
 /// Labels that group architectures, for statistics within groups and noise ceilings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Groups {
     /// Depth of each architecture.
     pub depth: Vec<u64>,
@@ -90,6 +91,11 @@ pub trait Source: Sync {
     /// How many architectures to fetch at once (one per core for CPU gathers).
     fn parallelism(&self) -> usize {
         1
+    }
+    /// The expected cost of fetching architecture `k`, relative to the others (what sharding
+    /// balances; a parameter count for models lpzero gathers).
+    fn cost(&self, _k: usize) -> f64 {
+        1.0
     }
     /// The architecture-only baselines, each with a value per architecture.
     fn baselines(&self) -> Vec<Baseline> {
@@ -148,6 +154,9 @@ impl Source for Subset<'_> {
     }
     fn parallelism(&self) -> usize {
         self.source.parallelism()
+    }
+    fn cost(&self, k: usize) -> f64 {
+        self.source.cost(self.indices[k])
     }
     fn baselines(&self) -> Vec<Baseline> {
         self.source.baselines().into_iter().map(|b| Baseline { name: b.name, scores: self.indices.iter().map(|&i| b.scores[i]).collect() }).collect()

@@ -114,6 +114,7 @@ fn check(cfg: &BuildConfig, plan: &Plan, tokens: &Tokens) -> Result<(), BuildErr
 pub fn build(
     cfg: &BuildConfig,
     dir: &Path,
+    shard: Option<crate::source::shard::Shard>,
     jobs: usize,
     device: &Device,
     stop: &Stop,
@@ -136,10 +137,15 @@ pub fn build(
     crate::fsutil::write_atomic(&manifest_path, serde_norway::to_string(&manifest).expect("a plain struct").as_bytes()).map_err(super::config::io(&manifest_path))?;
     let results = Mutex::new(finished(dir, &plan.archs));
     let key = |a: &Arc<dyn Arch>| plan.family.result_key(&**a);
-    let mut pending: Vec<usize> = (0..plan.archs.len()).filter(|&i| !results.lock().expect("not poisoned").contains_key(&key(&plan.archs[i]))).collect();
+    // A shard trains its part of the plan, balanced by parameter count.
+    let size = |i: usize| plan.archs[i].counts(Fidelity::Trained).map_or(0, |c| c.iter().map(|f| f.1).max().unwrap_or(0));
+    let mine: Vec<usize> = match shard {
+        Some(s) => s.select(&(0..plan.archs.len()).map(|i| size(i) as f64).collect::<Vec<_>>()),
+        None => (0..plan.archs.len()).collect(),
+    };
+    let mut pending: Vec<usize> = mine.iter().copied().filter(|&i| !results.lock().expect("not poisoned").contains_key(&key(&plan.archs[i]))).collect();
     if jobs > 1 {
         // Largest first, so that the last architectures to finish are small ones.
-        let size = |i: usize| plan.archs[i].counts(Fidelity::Trained).map_or(0, |c| c.iter().map(|f| f.1).max().unwrap_or(0));
         pending.sort_by_key(|&i| std::cmp::Reverse(size(i)));
     }
     let trained = std::sync::atomic::AtomicUsize::new(0);
@@ -149,6 +155,11 @@ pub fn build(
             write_arch(dir, arch, &result, &curve)?;
             let mut all = results.lock().expect("not poisoned");
             all.insert(result.key.clone(), result.clone());
+            if shard.is_some() {
+                // Other shards finish architectures into the same folder: the benchmark files
+                // list what is on disk.
+                all.extend(finished(dir, &plan.archs));
+            }
             write_benchmark(dir, &plan.archs, &all)?;
             trained.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             on_arch(&result);
@@ -164,10 +175,37 @@ pub fn build(
         let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| BuildError::Config(format!("cannot start {jobs} workers: {e}")))?;
         pool.install(|| pending.par_iter().with_max_len(1).try_for_each(|&i| run_one(i)))?;
     }
-    let results = results.into_inner().expect("not poisoned");
+    let mut results = results.into_inner().expect("not poisoned");
+    if shard.is_some() {
+        results.extend(finished(dir, &plan.archs));
+    }
     write_benchmark(dir, &plan.archs, &results)?;
-    let interrupted = plan.archs.iter().any(|a| !results.contains_key(&key(a)));
+    let interrupted = mine.iter().any(|&i| !results.contains_key(&key(&plan.archs[i])));
     Ok(BuildReport { results, trained: trained.into_inner(), interrupted, plan })
+}
+
+/// What `lpzero merge` found in a built benchmark's folder.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MergeReport {
+    /// Architectures planned.
+    pub planned: usize,
+    /// Architectures finished (by any shard).
+    pub finished: usize,
+    /// The ids of those not finished.
+    pub missing: Vec<String>,
+}
+
+/// Rewrites the benchmark files of the build in `dir` (from its `bench.yaml`) from every
+/// architecture finished there, whichever shard trained it, and says what is missing.
+pub fn merge(dir: &Path) -> Result<MergeReport, BuildError> {
+    let path = dir.join("bench.yaml");
+    let text = std::fs::read_to_string(&path).map_err(super::config::io(&path))?;
+    let manifest: Manifest = serde_norway::from_str(&text).map_err(|e| BuildError::Config(format!("{}: {e}", path.display())))?;
+    let plan = plan(&manifest.config)?;
+    let done = finished(dir, &plan.archs);
+    write_benchmark(dir, &plan.archs, &done)?;
+    let missing: Vec<String> = plan.archs.iter().filter(|a| !done.contains_key(&plan.family.result_key(&***a))).map(|a| a.id()).collect();
+    Ok(MergeReport { planned: plan.archs.len(), finished: plan.archs.len() - missing.len(), missing })
 }
 
 /// How the K-step ground truth of a build agrees with the published one, for architectures
