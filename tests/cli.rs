@@ -506,3 +506,37 @@ fn gathered_input_files_rank_as_the_benchmark_does() {
     let out = lpzero(&["rank", "--inputs", broken.to_str().unwrap(), "-e", "sum(fro(G))"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("have no inputs file: 7"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `gather --shard`: shards fill one folder; `merge` names the files still missing, and the
+/// complete folder ranks as an unsharded gather does.
+#[test]
+fn sharded_gathers_fill_one_folder() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gather-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (dir, whole) = (tmp.join("sharded"), tmp.join("whole"));
+    let args = |out: &Path, shard: Option<&str>| {
+        let mut a = vec!["gather".to_owned(), "--bench".into(), "builtin:micro".into(), "--no-cache".into(), "--keep".into(), "W,G".into(), "--out".into(), out.display().to_string()];
+        if let Some(s) = shard {
+            a.extend(["--shard".to_owned(), s.to_owned()]);
+        }
+        a
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = lpzero(&refs);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(args(&dir, Some("0/3")));
+    let out = lpzero(&["merge", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("have no inputs file yet"), "{}", String::from_utf8_lossy(&out.stderr));
+    run(args(&dir, Some("1/3")));
+    run(args(&dir, Some("2/3")));
+    assert!(lpzero(&["merge", dir.to_str().unwrap()]).status.success());
+    run(args(&whole, None));
+    let rank = |d: &Path| json(&lpzero(&["rank", "--inputs", d.to_str().unwrap(), "-e", "sum(fro(G))", "-e", "sum(abs(W))", "--format", "json"]));
+    let (a, b) = (rank(&dir), rank(&whole));
+    assert_eq!(a["proxies"][0]["scores"], b["proxies"][0]["scores"]);
+    assert_eq!(a["proxies"][1]["spearman"], b["proxies"][1]["spearman"]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

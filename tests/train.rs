@@ -265,3 +265,24 @@ fn a_transformer_xl_space_builds_a_benchmark_that_ranks_and_evolves() {
     ok(&lpzero(&["evolve", "--bench", b, "--search-archs", "3", "--iterations", "20", "--population", "10", "--no-cache", "--out", run.to_str().unwrap()]));
     assert!(std::fs::read_to_string(run.join("best.proxy")).unwrap().contains("(transxl)"));
 }
+
+/// `bench build --shard`: two shards train into one folder; until both are done `merge` names
+/// what is missing; then it writes the benchmark files one unsharded build writes.
+#[test]
+fn sharded_builds_merge_into_the_unsharded_benchmark() {
+    let one = fresh("train-shard-one");
+    ok(&build(&one, 5, &[]));
+    let dir = fresh("train-shard-two");
+    let d = dir.to_str().unwrap();
+    ok(&build(&dir, 5, &["--shard", "1/2"]));
+    let out = lpzero(&["merge", d]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("architectures are not finished"), "{}", String::from_utf8_lossy(&out.stderr));
+    ok(&build(&dir, 5, &["--shard", "0/2"]));
+    ok(&lpzero(&["merge", d]));
+    // Equal but for the training times.
+    let untimed = |p: PathBuf| std::fs::read_to_string(p).unwrap().lines().filter(|l| !l.contains("train_seconds")).collect::<Vec<_>>().join("\n");
+    for f in ["ppl_summary.yaml", "params_summary.yaml"] {
+        assert_eq!(untimed(dir.join(f)), untimed(one.join(f)), "{f}");
+    }
+}
