@@ -166,7 +166,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<()> {
         });
     };
     let device = cfg.device.open()?;
-    let shard = super::model::shard_of(args.shard.as_deref())?;
+    let shard = super::shard_of(args.shard.as_deref())?;
     if let Some(s) = shard {
         eprintln!("shard {s}: training this shard's part of the plan");
     }

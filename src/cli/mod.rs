@@ -123,6 +123,16 @@ impl SourceSel {
     }
 }
 
+/// The shard a command runs as (`--shard`; none without it, even inside a job array, which may
+/// be an array over seeds).
+pub fn shard_of(flag: Option<&str>) -> anyhow::Result<Option<crate::source::shard::Shard>> {
+    let env = |k: &str| std::env::var(k).ok();
+    Ok(match flag {
+        Some(text) => Some(crate::source::shard::Shard::parse(text, &env)?),
+        None => None,
+    })
+}
+
 /// The settings a source's inputs were made with, in one line (`batch 4, seq_len 128, …`).
 pub fn settings_line(info: &crate::source::SourceInfo) -> String {
     info.settings.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")

@@ -2,7 +2,7 @@
 //! reports onto the terminal.
 
 use super::progress::Reporter;
-use super::{load_proxies, settings_line, BenchSel, CacheArgs, LintFormat, ModelArgs, ProxyArgs, SourceSel};
+use super::{load_proxies, settings_line, shard_of, BenchSel, CacheArgs, LintFormat, ModelArgs, ProxyArgs, SourceSel};
 use crate::bench::resolve::resolve;
 use crate::lang::Proxy;
 use crate::models::Fidelity;
@@ -116,16 +116,6 @@ pub struct MergeArgs {
     /// Output format of a merged ranking.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
-}
-
-/// The shard a command runs as (`--shard`; none without it, even inside a job array, which may
-/// be an array over seeds).
-pub fn shard_of(flag: Option<&str>) -> anyhow::Result<Option<crate::source::shard::Shard>> {
-    let env = |k: &str| std::env::var(k).ok();
-    Ok(match flag {
-        Some(text) => Some(crate::source::shard::Shard::parse(text, &env)?),
-        None => None,
-    })
 }
 
 /// Arguments of `lpzero gather`.
@@ -337,14 +327,14 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
 
 /// `lpzero rank --shard I/N`: ranks this shard's architectures and writes its shard file.
 fn rank_shard(args: &RankArgs, shard: crate::source::shard::Shard, source: &dyn crate::source::Source, proxies: &[Proxy], stop: &Stop, reporter: &Reporter) -> anyhow::Result<()> {
-    use crate::rank::shard::{file_name, select, ShardFile};
+    use crate::rank::shard::{file_name, ShardFile};
     let Some(dir) = &args.out else { anyhow::bail!("--shard needs --out DIR: each shard writes its file there for `lpzero merge DIR`") };
-    let (mine, owner) = select(source, shard);
+    let (mine, owner) = shard.split_source(source);
     let ids: Vec<String> = (0..source.len()).map(|k| source.id(k)).collect();
     let meta = crate::rank::meta(source, proxies);
     let path = dir.join(file_name(shard));
     if let Ok(done) = ShardFile::read(&path) {
-        if done.meta == meta && done.ids == ids && done.owner == owner && done.shard == shard {
+        if done.shard == shard && done.is_of(&meta, &ids, &owner, shard.count) {
             eprintln!("shard {shard}: already finished ({}); nothing to do", path.display());
             return Ok(());
         }
@@ -372,7 +362,8 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    if first.join("truth.csv").is_file() && crate::rank::shard::find(&args.dirs)?.is_empty() {
+    let shard_files = crate::rank::shard::find(&args.dirs)?;
+    if first.join("truth.csv").is_file() && shard_files.is_empty() {
         let missing = crate::source::files::missing_files(first)?;
         if !missing.is_empty() {
             anyhow::bail!("{} architectures of {} have no inputs file yet: {}", missing.len(), first.join("truth.csv").display(), missing.join(", "));
@@ -380,7 +371,7 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<()> {
         println!("every architecture of {} has its inputs file", first.join("truth.csv").display());
         return Ok(());
     }
-    let report = crate::rank::shard::merge(&args.dirs)?;
+    let report = crate::rank::shard::merge(&shard_files, &args.dirs)?;
     report.write(args.out.as_ref().unwrap_or(first))?;
     match args.format {
         LintFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -400,7 +391,7 @@ pub fn gather(args: &GatherArgs) -> anyhow::Result<()> {
     let mine = match shard_of(args.shard.as_deref())? {
         Some(shard) => {
             let sub = crate::source::Subset::new(&source, indices.clone());
-            let (pos, _) = crate::rank::shard::select(&sub, shard);
+            let (pos, _) = shard.split_source(&sub);
             eprintln!("shard {shard}: {} of the {} architectures", pos.len(), indices.len());
             pos.iter().map(|&p| indices[p]).collect()
         }

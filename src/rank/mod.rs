@@ -14,7 +14,7 @@ use crate::progress::Progress;
 use crate::source::{Source, SourceError, SourceInfo};
 use crate::stats::{
     correlate, correlate_top, noise_ceiling, within_groups, within_groups_interval, Baseline as Control, Correlation, HonestInputs, HonestStats, Interval,
-    NoiseCeiling, WithinGroups, DEFAULT_LEVEL, DEFAULT_RESAMPLES,
+    NoiseCeiling, WithinGroups, DEFAULT_RESAMPLES,
 };
 use crate::stop::Stop;
 use serde::{Deserialize, Serialize};
@@ -398,7 +398,7 @@ impl RankReport {
         };
         let proxies: Vec<Beyond> = self.proxies.iter().map(|p| of(&p.scores)).collect();
         let baselines: Vec<Beyond> = self.baselines.iter().map(|b| of(&b.scores.iter().map(|&v| Some(v)).collect::<Vec<_>>())).collect();
-        let info = BeyondInfo { controls: control.map(|b| b.baseline.clone()), groups: groups.is_some(), resamples: inputs.resamples, level: DEFAULT_LEVEL, seed: BEYOND_SEED, ceiling: inputs.ceiling };
+        let info = BeyondInfo { controls: control.map(|b| b.baseline.clone()), groups: groups.is_some(), resamples: inputs.resamples, level: inputs.level, seed: BEYOND_SEED, ceiling: inputs.ceiling };
         for (p, b) in self.proxies.iter_mut().zip(proxies) {
             p.beyond = Some(b);
         }

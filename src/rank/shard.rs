@@ -9,8 +9,7 @@
 //! a rerun of a finished shard with the same settings does nothing.
 
 use super::{assemble, RankMeta, RankReport, Rows};
-use crate::source::shard::{partition, Shard};
-use crate::source::Source;
+use crate::source::shard::Shard;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -81,14 +80,6 @@ pub fn file_name(shard: Shard) -> String {
     format!("shard-{}-of-{}.json", shard.index, shard.count)
 }
 
-/// The architectures (positions in `source`) of `shard`, balanced by [`Source::cost`], and the
-/// shard of every position.
-pub fn select(source: &dyn Source, shard: Shard) -> (Vec<usize>, Vec<usize>) {
-    let costs: Vec<f64> = (0..source.len()).map(|k| source.cost(k)).collect();
-    let owner = partition(&costs, shard.count);
-    ((0..source.len()).filter(|&k| owner[k] == shard.index).collect(), owner)
-}
-
 impl ShardFile {
     /// A finished shard's file.
     pub fn new(shard: Shard, meta: RankMeta, ids: Vec<String>, owner: Vec<usize>, rows: Rows) -> ShardFile {
@@ -98,7 +89,13 @@ impl ShardFile {
     /// Whether `other` is a shard of the same job (same source, proxies, architectures and
     /// partition).
     pub fn same_job(&self, other: &ShardFile) -> bool {
-        self.meta == other.meta && self.ids == other.ids && self.owner == other.owner && self.shard.count == other.shard.count
+        self.is_of(&other.meta, &other.ids, &other.owner, other.shard.count)
+    }
+
+    /// Whether this is a shard of the job that ranks `ids`, split as `owner` into `count` shards,
+    /// with the settings and proxies of `meta`.
+    pub fn is_of(&self, meta: &RankMeta, ids: &[String], owner: &[usize], count: usize) -> bool {
+        self.meta == *meta && self.ids == ids && self.owner == owner && self.shard.count == count
     }
 
     /// Writes the file into `dir` (atomically).
@@ -148,17 +145,17 @@ pub fn find(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, ShardFileError> {
     Ok(out)
 }
 
-/// Merges the shard files in `dirs` into the report one process would have made; every shard
-/// of the job must be there once (the same shard twice must be identical).
-pub fn merge(dirs: &[PathBuf]) -> Result<RankReport, ShardFileError> {
-    let paths = find(dirs)?;
+/// Merges shard files (as [`find`] lists those of `dirs`) into the report one process would
+/// have made; every shard of the job must be there once (the same shard twice must be
+/// identical).
+pub fn merge(paths: &[PathBuf], dirs: &[PathBuf]) -> Result<RankReport, ShardFileError> {
     let Some(first_path) = paths.first() else {
         return Err(ShardFileError::None(dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")));
     };
     let first = ShardFile::read(first_path)?;
     let count = first.shard.count;
     let mut by_index: Vec<Option<ShardFile>> = vec![None; count];
-    for path in &paths {
+    for path in paths {
         let f = if path == first_path { first.clone() } else { ShardFile::read(path)? };
         if !f.same_job(&first) {
             return Err(ShardFileError::Invalid { path: path.clone(), message: format!("not a shard of the same job as {} (other settings, proxies or architectures)", first_path.display()) });

@@ -6,6 +6,7 @@
 //! lowest shard), the longest-processing-time rule. Every task computes the same partition from
 //! the same costs, so no task needs to know what the others do.
 
+use super::Source;
 use serde::{Deserialize, Serialize};
 
 /// One part of `count`: shard `index` (from 0).
@@ -82,10 +83,21 @@ impl Shard {
         Shard::new((id - min) / step, count).map(Some).map_err(|_| ShardError::Env(format!("SLURM_ARRAY_TASK_ID {id} gives shard {} of {count}", (id - min) / step)))
     }
 
+    /// The positions (into `costs`) this shard works on, in ascending order, and the shard of
+    /// every position ([`partition`]).
+    pub fn split(&self, costs: &[f64]) -> (Vec<usize>, Vec<usize>) {
+        let owner = partition(costs, self.count);
+        ((0..costs.len()).filter(|&k| owner[k] == self.index).collect(), owner)
+    }
+
     /// The positions (into `costs`) this shard works on, in ascending order.
     pub fn select(&self, costs: &[f64]) -> Vec<usize> {
-        let owner = partition(costs, self.count);
-        (0..costs.len()).filter(|&k| owner[k] == self.index).collect()
+        self.split(costs).0
+    }
+
+    /// [`Shard::split`] of a source's architectures by their [`Source::cost`].
+    pub fn split_source(&self, source: &dyn Source) -> (Vec<usize>, Vec<usize>) {
+        self.split(&(0..source.len()).map(|k| source.cost(k)).collect::<Vec<_>>())
     }
 }
 
