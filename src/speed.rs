@@ -16,6 +16,7 @@ use crate::family::{FamilyRef, REGISTRY};
 use crate::gather::text::Corpus;
 use crate::gather::{gather, GatherOptions, GatherPhases};
 use crate::lang::stdlib;
+use crate::lang::table::InputId;
 use crate::search::candidate::{paper_unary_ops, SearchSpace, ShapeKind};
 use crate::search::fitness::SearchSet;
 use rand::SeedableRng;
@@ -71,8 +72,12 @@ pub struct SpeedRow {
     pub archs: usize,
     /// Mean parameters of those architectures.
     pub mean_params: f64,
-    /// Gather, seconds per architecture.
+    /// Gather of every input, seconds per architecture.
     pub gather_seconds_per_arch: f64,
+    /// Gathers of fewer inputs (what `rank` and `evolve` run for proxies that read only those),
+    /// seconds per architecture.
+    #[serde(default)]
+    pub partial_gather_seconds: PartialGathers,
     /// The gather's phases, seconds per architecture.
     pub gather_phases: GatherPhases,
     /// Architectures gathered at once by `rank`, `evolve` and `repl` on this device
@@ -89,6 +94,22 @@ pub struct SpeedRow {
     pub input_bytes_per_arch: f64,
     /// Mean loss of the gathers (a check that devices computed the same thing).
     pub mean_loss: f64,
+}
+
+/// Seconds per architecture of gathers that run less of the model ([`crate::gather::gather`]).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct PartialGathers {
+    /// Weights alone (`W`, `P`): no pass over the minibatch.
+    pub weights: f64,
+    /// Activations and weights (`A`, `H`, `S`, `W`, `P`): a forward pass, no backward.
+    pub forward: f64,
+}
+
+impl PartialGathers {
+    /// The inputs of each measured gather.
+    pub const WEIGHTS: &[InputId] = &[InputId::W, InputId::P];
+    /// See [`PartialGathers::WEIGHTS`].
+    pub const FORWARD: &[InputId] = &[InputId::A, InputId::H, InputId::S, InputId::W, InputId::P];
 }
 
 /// One device's measurements.
@@ -124,6 +145,7 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
         Err(_) => Corpus::builtin(),
     };
     let defs = stdlib::definitions();
+    let every = crate::gather::all_inputs();
     let mut rows = vec![];
     let families = REGISTRY.iter().filter_map(|f| f.shared_benchmark().map(|rel| (*f, rel)));
     for (family, rel) in families.filter(|(f, _)| cfg.family.is_none_or(|want| want == *f)) {
@@ -144,12 +166,13 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
         for opts in sizes {
             let (mut gather_s, mut stdlib_s, mut loss, mut params, mut bytes) = (0.0, 0.0, 0.0, 0.0, 0.0);
             let mut phases = GatherPhases::default();
+            let mut partial = PartialGathers::default();
             let mut inputs: Vec<ProxyInputs> = vec![];
             for &i in &picked {
-                let g = gather(&*all[i], &corpus, &opts, &burn_device)?;
+                let g = gather(&*all[i], &corpus, &opts, &burn_device, &every)?;
                 gather_s += g.seconds;
                 phases.add(&g.phases);
-                loss += g.loss;
+                loss += g.loss.unwrap_or(f64::NAN);
                 params += g.params as f64;
                 bytes += (g.inputs.numel() * 4) as f64;
                 let t = Instant::now();
@@ -160,13 +183,15 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
                 stdlib_s += t.elapsed().as_secs_f64();
                 progress(&format!("{device} {name} {}×{} {}: gather {:.2} s", opts.batch, opts.seq_len, all[i].id(), g.seconds));
                 inputs.push(g.inputs);
+                partial.weights += gather(&*all[i], &corpus, &opts, &burn_device, PartialGathers::WEIGHTS)?.seconds;
+                partial.forward += gather(&*all[i], &corpus, &opts, &burn_device, PartialGathers::FORWARD)?.seconds;
             }
             let k = picked.len().max(1) as f64;
             let jobs = device.gather_jobs();
             let wall = if jobs > 1 {
                 let never = std::sync::atomic::AtomicBool::new(false);
                 let t = Instant::now();
-                crate::parallel::ordered(picked.len(), jobs, &never, |j| gather(&*all[picked[j]], &corpus, &opts, &burn_device).map(|_| ()), |_, r| r)?;
+                crate::parallel::ordered(picked.len(), jobs, &never, |j| gather(&*all[picked[j]], &corpus, &opts, &burn_device, &every).map(|_| ()), |_, r| r)?;
                 progress(&format!("{device} {name} {}×{}: {} architectures, {jobs} at a time, in {:.2} s", opts.batch, opts.seq_len, picked.len(), t.elapsed().as_secs_f64()));
                 t.elapsed().as_secs_f64() / k
             } else {
@@ -180,6 +205,7 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
                 archs: picked.len(),
                 mean_params: params / k,
                 gather_seconds_per_arch: gather_s / k,
+                partial_gather_seconds: PartialGathers { weights: partial.weights / k, forward: partial.forward / k },
                 gather_phases: phases.scaled(k),
                 gather_jobs: jobs,
                 gather_wall_seconds_per_arch: wall,
@@ -233,13 +259,13 @@ pub fn evaluation_rate(inputs: &[ProxyInputs], n: usize) -> f64 {
 /// The report as a table, one line per device, family and size.
 pub fn table(reports: &[DeviceReport]) -> String {
     let mut out = format!(
-        "{:<9} {:<10} {:>9} {:>5} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>11} {:>9} {:>10} {:>9}\n",
-        "device", "family", "minibatch", "archs", "params M", "gather s", "init", "fwd", "bwd", "extract", "wall s (×j)", "stdlib s", "evals/s", "peak MiB"
+        "{:<9} {:<10} {:>9} {:>5} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>11} {:>9} {:>9} {:>9} {:>10} {:>9}\n",
+        "device", "family", "minibatch", "archs", "params M", "gather s", "init", "fwd", "bwd", "extract", "wall s (×j)", "W,P s", "fwd-only", "stdlib s", "evals/s", "peak MiB"
     );
     for r in reports {
         for row in &r.rows {
             out.push_str(&format!(
-                "{:<9} {:<10} {:>9} {:>5} {:>9.1} {:>9.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>11} {:>9.3} {:>10.0} {:>9}\n",
+                "{:<9} {:<10} {:>9} {:>5} {:>9.1} {:>9.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>11} {:>9.3} {:>9.3} {:>9.3} {:>10.0} {:>9}\n",
                 r.device.name(),
                 row.family,
                 format!("{}×{}", row.batch, row.seq_len),
@@ -251,6 +277,8 @@ pub fn table(reports: &[DeviceReport]) -> String {
                 row.gather_phases.backward,
                 row.gather_phases.extract,
                 format!("{:.3} (×{})", row.gather_wall_seconds_per_arch, row.gather_jobs),
+                row.partial_gather_seconds.weights,
+                row.partial_gather_seconds.forward,
                 row.stdlib_seconds_per_arch,
                 row.evaluations_per_second,
                 r.peak_rss_mib.map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into()),

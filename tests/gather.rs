@@ -6,7 +6,7 @@ use lpzero::bench::{shared_data_dir, Benchmark};
 use lpzero::family::flexibert::{FlexiArch, FlexiLayer, LayerOp};
 use lpzero::device::DeviceKind;
 use lpzero::eval::Interpreter;
-use lpzero::gather::{gather, text::Corpus, GatherOptions};
+use lpzero::gather::{all_inputs, gather, text::Corpus, GatherOptions};
 use lpzero::lang::stdlib;
 use lpzero::lang::table::InputId;
 use lpzero::models::Fidelity;
@@ -25,7 +25,7 @@ fn flexibert_inputs_have_one_entry_per_thing_they_stand_for() {
             FlexiLayer { op: LayerOp::SaWma, heads: 4, ffn_dim: 1024, num_ffn: 1 },
         ],
     };
-    let g = gather(&arch, &Corpus::builtin(), &opts(2, 32), &Device::flex()).unwrap();
+    let g = gather(&arch, &Corpus::builtin(), &opts(2, 32), &Device::flex(), &all_inputs()).unwrap();
     let n = |i: InputId| g.inputs.get(i).map(|e| e.len()).unwrap_or(0);
     assert_eq!(n(InputId::W), 2 * 4 + (3 + 1) + (1 + 1), "q k v o, then the FFN layers and the output dense of each block");
     assert_eq!(n(InputId::G), n(InputId::W));
@@ -40,7 +40,7 @@ fn flexibert_inputs_have_one_entry_per_thing_they_stand_for() {
     let layer = |n: u64, f: u64| 4 * 128 * 128 + 6 * 128 + if n == 1 { 8 * 128 * 128 + 7 * 128 } else { (128 * 512 + 512) + (512 * f + f) + (f * f + f) + (f * 128 + 128) + 256 };
     assert_eq!(g.params as u64, 3_972_864 + layer(3, 512) + layer(1, 0));
     // Same seed, same inputs: the score is deterministic.
-    let again = gather(&arch, &Corpus::builtin(), &opts(2, 32), &Device::flex()).unwrap();
+    let again = gather(&arch, &Corpus::builtin(), &opts(2, 32), &Device::flex(), &all_inputs()).unwrap();
     let snip = stdlib::definitions().into_iter().find(|d| d.name == "snip").unwrap();
     let a = Interpreter::new(&g.inputs).score(&snip.typed).unwrap();
     let b = Interpreter::new(&again.inputs).score(&snip.typed).unwrap();
@@ -56,7 +56,7 @@ fn every_stdlib_proxy_scores_a_real_flexibert_and_gpt2_architecture() {
     for path in ["benchmarks/flexibert/BERT_benchmark.json", "benchmarks/gpt2-wt103"] {
         let bench = Benchmark::load(&dir.join(path), None).unwrap();
         let arch = &*bench.archs[0];
-        let g = gather(arch, &Corpus::builtin(), &opts(2, 64), &Device::flex()).unwrap();
+        let g = gather(arch, &Corpus::builtin(), &opts(2, 64), &Device::flex(), &all_inputs()).unwrap();
         let mut interp = Interpreter::new(&g.inputs);
         for def in stdlib::definitions().iter().filter(|d| d.name != "synaptic_diversity") {
             let v = interp.score(&def.typed).unwrap_or_else(|e| panic!("{path} {}: {e}", def.name));
@@ -80,7 +80,7 @@ fn gpt2_lpzero_proxy_matches_the_reference_values() {
     .unwrap();
     let proxy = stdlib::definitions().into_iter().find(|d| d.name == "lpzero_gpt2").unwrap();
     for arch in bench.archs.iter().step_by(40) {
-        let g = gather(&**arch, &Corpus::builtin(), &opts(2, 64), &Device::flex()).unwrap();
+        let g = gather(&**arch, &Corpus::builtin(), &opts(2, 64), &Device::flex(), &all_inputs()).unwrap();
         let got = Interpreter::new(&g.inputs).score(&proxy.typed).unwrap();
         let want = stored[&arch.id()];
         assert!((got - want).abs() / want < 0.01, "{}: lpzero {got}, reference {want}", arch.id());

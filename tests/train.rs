@@ -220,10 +220,10 @@ fn the_builtin_grammar_gathers_for_tiny_models_and_bpe_text_is_refused() {
     let arch = space.sample(1, 0).unwrap().remove(0);
     let opts = GatherOptions { batch: 2, seq_len: 16, seed: 0, fidelity: Fidelity::Trained, device: lpzero::device::DeviceKind::Flex };
     let device = burn::tensor::Device::flex();
-    let g = gather(&*arch, &Corpus::grammar(3, 2000), &opts, &device).unwrap();
-    assert!(g.loss.is_finite());
+    let g = gather(&*arch, &Corpus::grammar(3, 2000), &opts, &device, &lpzero::gather::all_inputs()).unwrap();
+    assert!(g.loss.is_some_and(f64::is_finite));
     // GPT-2 BPE ids do not fit a 472-word vocabulary: an error, not a panic.
-    let err = gather(&*arch, &Corpus::builtin(), &opts, &device).err().unwrap().to_string();
+    let err = gather(&*arch, &Corpus::builtin(), &opts, &device, &lpzero::gather::all_inputs()).err().unwrap().to_string();
     assert!(err.contains("outside the model's vocabulary of 472"), "{err}");
 }
 

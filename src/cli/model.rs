@@ -131,7 +131,8 @@ pub struct GatherArgs {
     /// Gather a seeded sample of this many architectures instead of all.
     #[arg(long)]
     pub archs: Option<usize>,
-    /// Keep only these inputs, comma-separated [default: all nine].
+    /// Gather only these inputs, comma-separated (a gradient brings its tensor), running only
+    /// as much of the model as they need [default: all nine].
     #[arg(long, value_delimiter = ',')]
     pub keep: Vec<String>,
     /// Gather only shard I of N (`I/N`, or `N`/`auto` from a job array's index) into the same
@@ -269,8 +270,11 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
         }
         LintFormat::Text => {
             eprintln!(
-                "{label} {}: {} parameters, loss {:.4}, gathered in {:.2} s (batch {} × {}, seed {}, corpus {})",
-                report.arch, report.params, report.loss, report.gather_seconds, report.batch, report.seq_len, report.seed, report.corpus
+                "{label} {}: {} parameters, loss {}, gathered in {:.2} s (batch {} × {}, seed {}, corpus {})",
+                report.arch,
+                report.params,
+                report.loss.map_or("-".to_owned(), |l| format!("{l:.4}")),
+                report.gather_seconds, report.batch, report.seq_len, report.seed, report.corpus
             );
             for p in &report.proxies {
                 match (p.score, &p.invalid) {

@@ -12,6 +12,9 @@
 //! says what the key stands for; `lpzero cache info` lists the keys, `lpzero cache clear`
 //! empties the cache (or delete the folder).
 //!
+//! A file holds the inputs that were asked for (and any it held before): a weight-only proxy
+//! caches weights only, and a later proxy that reads activations gathers again and the file grows.
+//!
 //! Bounds: memory holds one architecture at a time (the reader builds one [`ProxyInputs`]); disk
 //! is capped by a byte budget over the whole root, every key together. When a new file would
 //! exceed it, the least recently used files (by modification time, which a read refreshes) are
@@ -141,7 +144,7 @@ impl Cache {
         }
         Some(Gathered {
             inputs,
-            loss: meta.loss.unwrap_or(f64::NAN),
+            loss: meta.loss,
             params: meta.params.unwrap_or(0) as usize,
             seconds: 0.0,
             phases: super::GatherPhases::default(),
@@ -189,22 +192,29 @@ pub fn file_id(arch: &dyn crate::family::Arch) -> String {
     format!("{}-{:08x}", arch.id(), super::text::hash_str(&arch.definition()) as u32)
 }
 
-/// Gathers an architecture through the cache: read back when cached, else gathered and written
-/// (within the budget). The `bool` says whether it came from the cache.
+/// Gathers the inputs `need` lists of an architecture through the cache: read back when a
+/// cached file holds them all, else gathered — together with whatever the cached file held, so a
+/// file only grows — and written (within the budget). The `bool` says whether it came from the
+/// cache. The inputs returned may hold more than `need`.
 pub fn gather_cached(
     arch: &dyn crate::family::Arch,
     corpus: &super::text::Corpus,
     opts: &GatherOptions,
     device: &burn::tensor::Device,
     cache: Option<&Cache>,
+    need: &[crate::lang::table::InputId],
 ) -> Result<(Gathered, bool), super::GatherError> {
     let id = file_id(arch);
     let start = std::time::Instant::now();
+    let mut want = need.to_vec();
     if let Some(mut g) = cache.and_then(|c| c.load(&id)) {
-        g.seconds = start.elapsed().as_secs_f64();
-        return Ok((g, true));
+        if need.iter().all(|&i| g.inputs.get(i).is_some()) {
+            g.seconds = start.elapsed().as_secs_f64();
+            return Ok((g, true));
+        }
+        want.extend(g.inputs.present().filter(|i| !need.contains(i)));
     }
-    let g = super::gather(arch, corpus, opts, device)?;
+    let g = super::gather(arch, corpus, opts, device, &want)?;
     if let Some(c) = cache {
         // A cache that cannot be written is not an error: the inputs are in hand.
         let _ = c.store(&id, &g, &super::meta(arch, opts, corpus, &g));

@@ -86,10 +86,9 @@ pub fn export(source: &GatherSource, indices: &[usize], gather: &[usize], keep: 
         let k = todo[j];
         let id = source.id(k);
         let arch = source.arch(k);
-        let (mut g, _) = super::cache::gather_cached(arch, source.corpus(), source.options(), source.device(), source.cache()).map_err(|e| SourceError::of(id.clone(), &e))?;
-        if !keep.is_empty() {
-            g.inputs.retain(keep);
-        }
+        let need = if keep.is_empty() { super::all_inputs() } else { keep.to_vec() };
+        let (mut g, _) = super::cache::gather_cached(arch, source.corpus(), source.options(), source.device(), source.cache(), &need).map_err(|e| SourceError::of(id.clone(), &e))?;
+        g.inputs.retain(&need);
         let path = path_of(k);
         file::write(&path, &g.inputs, &super::meta(arch, source.options(), source.corpus(), &g)).map_err(io(&path))
     };

@@ -31,7 +31,7 @@ pub mod text;
 use crate::device::DeviceKind;
 use crate::eval::{InputError, ProxyInputs, TensorEntry};
 use crate::family::Arch;
-use crate::lang::table::InputId;
+use crate::lang::table::{InputId, Pass};
 use crate::models::nn::Recorder;
 use crate::models::params::ParamStore;
 use crate::models::{Fidelity, ModelError};
@@ -91,8 +91,8 @@ pub enum GatherError {
 pub struct Gathered {
     /// The inputs.
     pub inputs: ProxyInputs,
-    /// The loss of the forward pass.
-    pub loss: f64,
+    /// The loss of the forward pass over the minibatch (`None` when only weights were read).
+    pub loss: Option<f64>,
     /// Number of parameters of the model (without a loss head).
     pub params: usize,
     /// Seconds spent.
@@ -149,23 +149,34 @@ fn entry<const D: usize>(t: Tensor<D>) -> TensorEntry {
     host_entry(t.inner())
 }
 
-/// Recorded activations and the gradients their probes received (zeros where none arrived).
-fn values_and_gradients<const D: usize>(
+/// Inserts recorded activations as `value` and the gradients their probes received as `grad`,
+/// each when `need` asks for it (zeros where no gradient arrived).
+fn recorded_into<const D: usize>(
+    inputs: &mut ProxyInputs,
     recorded: &[(Tensor<D>, Option<Tensor<D>>)],
-    grads: &burn::tensor::Gradients,
-) -> (Vec<TensorEntry>, Vec<TensorEntry>) {
-    recorded
-        .iter()
-        .map(|(value, probe)| {
-            let grad = probe.as_ref().and_then(|p| p.grad(grads)).unwrap_or_else(|| value.clone().inner().zeros_like());
-            (entry(value.clone()), host_entry(grad))
-        })
-        .unzip()
+    (value, grad): (Option<InputId>, InputId),
+    need: &[InputId],
+    grads: Option<&burn::tensor::Gradients>,
+) -> Result<(), InputError> {
+    if let Some(value) = value.filter(|v| need.contains(v)) {
+        inputs.insert(value, recorded.iter().map(|(x, _)| entry(x.clone())).collect())?;
+    }
+    if need.contains(&grad) {
+        let grads = grads.expect("a gradient input makes the pass a backward pass");
+        let of = |(x, probe): &(Tensor<D>, Option<Tensor<D>>)| probe.as_ref().and_then(|p| p.grad(grads)).unwrap_or_else(|| x.clone().inner().zeros_like());
+        inputs.insert(grad, recorded.iter().map(|r| host_entry(of(r))).collect())?;
+    }
+    Ok(())
 }
 
-/// Gathers the proxy inputs of one architecture on a device (an autodiff device is derived
-/// from it).
-pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &Device) -> Result<Gathered, GatherError> {
+/// Gathers the proxy inputs `need` lists (every input: [`all_inputs`]) of one architecture on
+/// a device, running no more of the model than they need ([`Pass::needed`]): a backward pass
+/// only when a gradient is read, a forward pass over the minibatch (tracking no gradient) only
+/// when an activation is read, and for weights alone only a pass over a few tokens of one
+/// sequence, for the forward order of the linear layers. Whatever the pass, the numbers are
+/// those of the full gather, bit for bit (the probes of the backward pass add zeros);
+/// `tests/gather_need.rs` checks it for every family.
+pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &Device, need: &[InputId]) -> Result<Gathered, GatherError> {
     let start = Instant::now();
     let family = arch.family();
     if !family.supports(opts.fidelity) {
@@ -174,60 +185,98 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     if opts.seq_len > arch.positions() {
         return Err(GatherError::Config(format!("--seq-len {} exceeds the model's {} positions", opts.seq_len, arch.positions())));
     }
+    // A gradient comes with what it is the gradient of (an inputs file holds them in pairs).
+    let mut need = need.to_vec();
+    for &(value, grad) in crate::eval::inputs::GRADIENT_PAIRS {
+        if need.contains(&grad) && !need.contains(&value) {
+            need.push(value);
+        }
+    }
+    let need = need.as_slice();
+    let pass = Pass::needed(need);
     let specs = arch.spec(opts.fidelity)?;
-    let ad = device.clone().autodiff();
-    let store = ParamStore::build(&specs, arch_seed(opts.seed, &arch.id()), &ad);
+    // Every pass over the minibatch runs on the autodiff device — untracked when no gradient is
+    // read — since the plain device's kernels round differently (by up to 1e-4 relative in `A`),
+    // and a proxy's score must not depend on which other inputs were gathered with it.
+    let run_on = if pass == Pass::Weights { device.clone().inner() } else { device.clone().autodiff() };
+    let store = ParamStore::build(&specs, arch_seed(opts.seed, &arch.id()), &run_on);
+    let store = if pass == Pass::Forward { store.untracked() } else { store };
     let mut phases = GatherPhases { init: start.elapsed().as_secs_f64(), ..GatherPhases::default() };
     let mut lap = Instant::now();
-    let mut rec = Recorder::on();
-    let batch = family.gather_batch(corpus, opts.batch, opts.seq_len, opts.seed)?;
+    let mut rec = Recorder::keeping(need);
+    let batch = match pass {
+        Pass::Weights => family.gather_batch(corpus, 1, family.min_seq_len().max(2).min(opts.seq_len), opts.seed)?,
+        Pass::Forward | Pass::Backward => family.gather_batch(corpus, opts.batch, opts.seq_len, opts.seed)?,
+    };
     if let Some(id) = batch.ids().find(|&id| id as usize >= arch.vocab()) {
         return Err(TextError::OutOfVocabulary { id, vocab: arch.vocab() }.into());
     }
     let loss = arch.loss(&store, &batch, &mut rec, opts.fidelity)?;
-    let loss_value = loss.clone().inner().into_scalar::<f64>();
+    let loss_value = (pass != Pass::Weights).then(|| loss.clone().inner().into_scalar::<f64>());
     phases.forward = lap.elapsed().as_secs_f64();
     lap = Instant::now();
-    let grads = loss.backward();
+    let grads = if pass == Pass::Backward { Some(loss.backward()) } else { None };
     phases.backward = lap.elapsed().as_secs_f64();
     lap = Instant::now();
+    let wants = |id: InputId| need.contains(&id);
+    let grad_of = |t: &Tensor<2>| {
+        let grads = grads.as_ref().expect("a gradient input makes the pass a backward pass");
+        t.grad(grads).unwrap_or_else(|| t.clone().inner().zeros_like())
+    };
     let mut inputs = ProxyInputs::new();
-    let (mut w, mut g) = (vec![], vec![]);
-    for name in &rec.linear {
-        let t = store.matrix(name);
-        let grad = t.grad(&grads).unwrap_or_else(|| t.clone().inner().zeros_like());
-        w.push(entry(t));
-        g.push(host_entry(grad));
+    if wants(InputId::W) {
+        inputs.insert(InputId::W, rec.linear.iter().map(|name| entry(store.matrix(name))).collect())?;
     }
-    inputs.insert(InputId::W, w)?;
-    inputs.insert(InputId::G, g)?;
-    let (a, ga) = values_and_gradients(&rec.ffn_act, &grads);
-    inputs.insert(InputId::A, a)?;
-    inputs.insert(InputId::GA, ga)?;
-    let (h, gh) = values_and_gradients(&rec.heads, &grads);
-    inputs.insert(InputId::H, h)?;
-    inputs.insert(InputId::GH, gh)?;
-    inputs.insert(InputId::S, rec.attn_probs.iter().cloned().map(entry).collect())?;
-    if let Some(recorded) = &rec.embeddings {
-        let (_, j) = values_and_gradients(std::slice::from_ref(recorded), &grads);
-        inputs.insert(InputId::J, j)?;
+    if wants(InputId::G) {
+        inputs.insert(InputId::G, rec.linear.iter().map(|name| host_entry(grad_of(&store.matrix(name)))).collect())?;
+    }
+    recorded_into(&mut inputs, &rec.ffn_act, (Some(InputId::A), InputId::GA), need, grads.as_ref())?;
+    recorded_into(&mut inputs, &rec.heads, (Some(InputId::H), InputId::GH), need, grads.as_ref())?;
+    recorded_into(&mut inputs, rec.embeddings.as_slice(), (None, InputId::J), need, grads.as_ref())?;
+    if wants(InputId::S) {
+        inputs.insert(InputId::S, rec.attn_probs.iter().cloned().map(entry).collect())?;
     }
     // P: the model's own parameters; a loss head (group `head`) is not part of the model.
     let own: std::collections::HashSet<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
-    let params: Vec<TensorEntry> = store
-        .iter()
-        .filter(|(name, _, _)| own.contains(name))
-        .map(|(_, t, shape)| {
-            let n: usize = shape.iter().product();
-            TensorEntry { data: host_entry(t.clone().inner().reshape([n])).data, shape: shape.to_vec() }
-        })
-        .collect();
-    let numel = params.iter().map(TensorEntry::numel).sum();
-    inputs.insert(InputId::P, params)?;
+    let numel = specs.iter().filter(|s| s.group != "head").map(|s| s.numel()).sum();
+    if wants(InputId::P) {
+        let params = store
+            .iter()
+            .filter(|(name, _, _)| own.contains(name))
+            .map(|(_, t, shape)| {
+                let n: usize = shape.iter().product();
+                TensorEntry { data: host_entry(t.clone().inner().reshape([n])).data, shape: shape.to_vec() }
+            })
+            .collect();
+        inputs.insert(InputId::P, params)?;
+    }
     phases.extract = lap.elapsed().as_secs_f64();
     let param_names: Vec<String> = store.iter().filter(|(name, _, _)| own.contains(name)).map(|(name, _, _)| name.to_owned()).collect();
-    let modules = [("W", rec.linear.clone()), ("G", rec.linear.clone()), ("P", param_names)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases, modules, minibatch: batch.arrays() })
+    let modules = [("W", rec.linear.clone()), ("G", rec.linear.clone()), ("P", param_names)]
+        .into_iter()
+        .filter(|(k, _)| inputs.present().any(|id| crate::lang::table::input(id).name == *k))
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let minibatch = if pass == Pass::Weights { Default::default() } else { batch.arrays() };
+    if pass == Pass::Forward {
+        drop((rec, loss, store));
+        sweep_graphs(&run_on);
+    }
+    Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases, modules, minibatch })
+}
+
+/// Frees what burn's autodiff still holds of passes that never ran backward: it registers even
+/// untracked operations in its graphs and sweeps the orphaned ones only during a later backward
+/// pass, so forward-only gathers would otherwise keep every architecture's activations (measured:
+/// peak memory growing by ~0.3 GiB per GPT-2 architecture). A backward pass over one element does
+/// the sweep.
+fn sweep_graphs(autodiff: &Device) {
+    let _ = Tensor::<1>::zeros([1], autodiff).require_grad().sum().backward();
+}
+
+/// Every input (what `lpzero gather` writes, and what a gather for the whole stdlib reads).
+pub fn all_inputs() -> Vec<InputId> {
+    crate::lang::table::INPUTS.iter().map(|i| i.id).collect()
 }
 
 /// The metadata an inputs file of a gather carries ([`crate::eval::file`]).
@@ -239,7 +288,7 @@ pub fn meta(arch: &dyn Arch, opts: &GatherOptions, corpus: &Corpus, g: &Gathered
         batch: Some(opts.batch),
         seq_len: Some(opts.seq_len),
         seed: Some(opts.seed),
-        loss: Some(g.loss),
+        loss: g.loss,
         params: Some(g.params as u64),
         gather_seconds: Some(g.seconds),
         modules: g.modules.clone(),

@@ -16,8 +16,9 @@ pub struct ScoreReport {
     pub family: String,
     /// Parameters of the model.
     pub params: usize,
-    /// The loss of the forward pass.
-    pub loss: f64,
+    /// The loss of the forward pass (`None` when the proxies read weights only and no forward
+    /// pass over the minibatch ran, or the inputs file does not say).
+    pub loss: Option<f64>,
     /// Seconds the gather took.
     pub gather_seconds: f64,
     /// Sequences per minibatch.
@@ -36,7 +37,7 @@ pub struct ScoreReport {
 
 /// Gathers `arch` once and scores every proxy on its inputs.
 pub fn score(arch: &dyn Arch, proxies: &[Proxy], corpus: &Corpus, opts: &GatherOptions, device: &burn::tensor::Device) -> Result<ScoreReport, GatherError> {
-    let g = gather(arch, corpus, opts, device)?;
+    let g = gather(arch, corpus, opts, device, &crate::rank::inputs_read(proxies))?;
     let proxies = crate::rank::score_all(&g.inputs, proxies);
     Ok(ScoreReport {
         arch: arch.id(),
@@ -61,7 +62,7 @@ pub fn score_file(path: &std::path::Path, proxies: &[Proxy]) -> Result<ScoreRepo
         arch: meta.arch,
         family: meta.family.unwrap_or_default(),
         params: meta.params.unwrap_or(0) as usize,
-        loss: meta.loss.unwrap_or(f64::NAN),
+        loss: meta.loss,
         gather_seconds: meta.gather_seconds.unwrap_or(0.0),
         batch: meta.batch.unwrap_or(0),
         seq_len: meta.seq_len.unwrap_or(0),

@@ -82,9 +82,10 @@ impl Source for GatherSource {
         self.bench.quality(self.indices[k]).expect("only scored architectures are in the source")
     }
 
-    fn fetch(&self, k: usize, _need: &[InputId]) -> Result<Fetched, SourceError> {
+    /// Runs only as much of the model as `need` reads ([`super::gather`]).
+    fn fetch(&self, k: usize, need: &[InputId]) -> Result<Fetched, SourceError> {
         let arch = &*self.bench.archs[self.indices[k]];
-        let (g, cached) = gather_cached(arch, &self.corpus, &self.opts, &self.device, self.cache.as_ref()).map_err(|e| SourceError::of(arch.id(), &e))?;
+        let (g, cached) = gather_cached(arch, &self.corpus, &self.opts, &self.device, self.cache.as_ref(), need).map_err(|e| SourceError::of(arch.id(), &e))?;
         Ok(Fetched { inputs: g.inputs, seconds: g.seconds, cached })
     }
 

@@ -76,9 +76,30 @@ pub struct InputSpec {
     pub alignment: Alignment,
     /// The axes of every entry, outermost first; `None` when entries differ in rank.
     pub axes: Option<&'static [&'static str]>,
-    /// True when the input is a gradient (it needs a backward pass).
-    pub gradient: bool,
+    /// The deepest pass of the model a gather runs to record it.
+    pub pass: Pass,
 }
+
+/// How much of a model a gather runs to record an input; ordered, so the pass a set of inputs
+/// needs is the largest of theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pass {
+    /// The parameters alone (their forward order comes from a one-sequence pass of a few tokens).
+    Weights,
+    /// A forward pass over the minibatch, without autodiff.
+    Forward,
+    /// A forward and a backward pass.
+    Backward,
+}
+
+impl Pass {
+    /// The pass that records every input of `inputs` (`Weights` for none).
+    pub fn needed(inputs: &[InputId]) -> Pass {
+        inputs.iter().map(|&i| input(i).pass).max().unwrap_or(Pass::Weights)
+    }
+}
+
 
 /// Every input, in the order `lpzero ops` lists them.
 pub const INPUTS: &[InputSpec] = &[
@@ -88,7 +109,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "output of each FFN non-linearity",
         alignment: Alignment::Ffn,
         axes: Some(&["batch", "token", "unit"]),
-        gradient: false,
+        pass: Pass::Forward,
     },
     InputSpec {
         id: InputId::GA,
@@ -96,7 +117,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "gradient of the loss with respect to A (aligned with A)",
         alignment: Alignment::Ffn,
         axes: Some(&["batch", "token", "unit"]),
-        gradient: true,
+        pass: Pass::Backward,
     },
     InputSpec {
         id: InputId::H,
@@ -104,7 +125,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "attention-head outputs: per-head context before the output projection",
         alignment: Alignment::Attention,
         axes: Some(&["batch", "head", "token", "dim"]),
-        gradient: false,
+        pass: Pass::Forward,
     },
     InputSpec {
         id: InputId::GH,
@@ -112,7 +133,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "gradient of the loss with respect to H (aligned with H)",
         alignment: Alignment::Attention,
         axes: Some(&["batch", "head", "token", "dim"]),
-        gradient: true,
+        pass: Pass::Backward,
     },
     InputSpec {
         id: InputId::S,
@@ -120,7 +141,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "attention probabilities (softmax outputs)",
         alignment: Alignment::Attention,
         axes: Some(&["batch", "head", "query", "key"]),
-        gradient: false,
+        pass: Pass::Forward,
     },
     InputSpec {
         id: InputId::W,
@@ -128,7 +149,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "weight matrix of each linear layer of the blocks, layout [out, in]",
         alignment: Alignment::Linear,
         axes: Some(&["out", "in"]),
-        gradient: false,
+        pass: Pass::Weights,
     },
     InputSpec {
         id: InputId::G,
@@ -136,7 +157,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "gradient of the loss with respect to W (aligned with W)",
         alignment: Alignment::Linear,
         axes: Some(&["out", "in"]),
-        gradient: true,
+        pass: Pass::Backward,
     },
     InputSpec {
         id: InputId::J,
@@ -144,7 +165,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "gradient of the loss with respect to the input embeddings",
         alignment: Alignment::Embedding,
         axes: Some(&["batch", "token", "dim"]),
-        gradient: true,
+        pass: Pass::Backward,
     },
     InputSpec {
         id: InputId::P,
@@ -152,7 +173,7 @@ pub const INPUTS: &[InputSpec] = &[
         summary: "every parameter tensor of the model (embeddings, norms and biases included)",
         alignment: Alignment::Parameter,
         axes: None,
-        gradient: false,
+        pass: Pass::Weights,
     },
 ];
 

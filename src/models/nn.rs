@@ -2,75 +2,84 @@
 //! [`Recorder`] through which a forward pass exposes what the proxy inputs need.
 
 use super::params::ParamStore;
+use crate::lang::table::InputId;
 use burn::tensor::{activation, Device, Tensor};
 
-/// What a forward pass records for the proxy inputs. Each recorded activation passes through a
-/// zero "probe" leaf (`x + 0`), whose gradient after the backward pass is the gradient of the
-/// loss with respect to that activation.
+/// What a forward pass records for the proxy inputs: only what the inputs it was made for
+/// ([`Recorder::keeping`]) read. Each recorded activation whose gradient is wanted passes through
+/// a zero "probe" leaf (`x + 0`, which changes no value), whose gradient after the backward pass
+/// is the gradient of the loss with respect to that activation.
 #[derive(Default)]
 pub struct Recorder {
-    /// Record at all (off when training or when only the loss is wanted).
-    pub enabled: bool,
-    /// FFN non-linearity outputs `[batch, token, unit]` with their probes (autodiff only).
+    /// The inputs to record (none: training, or only the loss wanted).
+    keep: Vec<InputId>,
+    /// FFN non-linearity outputs `[batch, token, unit]` with their probes (when `GA` is kept
+    /// and the pass has autodiff).
     pub ffn_act: Vec<(Tensor<3>, Option<Tensor<3>>)>,
-    /// Per-head attention outputs `[batch, head, token, dim]` with their probes (autodiff only).
+    /// Per-head attention outputs `[batch, head, token, dim]` with their probes (when `GH` is
+    /// kept and the pass has autodiff).
     pub heads: Vec<(Tensor<4>, Option<Tensor<4>>)>,
-    /// Attention probabilities `[batch, head, query, key]`.
+    /// Attention probabilities `[batch, head, query, key]` (when `S` is kept).
     pub attn_probs: Vec<Tensor<4>>,
-    /// The input embeddings `[batch, token, dim]` with their probe (autodiff only).
+    /// The input embeddings `[batch, token, dim]` with their probe (when `J` is kept).
     pub embeddings: Option<(Tensor<3>, Option<Tensor<3>>)>,
-    /// Names of the block linear weights, in forward order.
+    /// Names of the block linear weights, in forward order (whenever anything is kept).
     pub linear: Vec<String>,
 }
 
 impl Recorder {
-    /// A recorder that records.
+    /// A recorder that records everything.
     pub fn on() -> Self {
-        Recorder { enabled: true, ..Recorder::default() }
+        Self::keeping(&crate::lang::table::INPUTS.iter().map(|i| i.id).collect::<Vec<_>>())
     }
 
-    fn probe<const D: usize>(&self, x: &Tensor<D>) -> Option<Tensor<D>> {
-        if !self.enabled || !x.is_autodiff() {
-            return None;
-        }
-        Some(Tensor::<D>::zeros(x.shape(), &x.device()).require_grad())
+    /// A recorder that records what `inputs` read, and the forward order of the linear weights.
+    pub fn keeping(inputs: &[InputId]) -> Self {
+        Recorder { keep: inputs.to_vec(), ..Recorder::default() }
     }
 
-    /// Passes `x` through a new probe when gradients are recorded.
-    fn record<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<(Tensor<D>, Option<Tensor<D>>)>) {
-        if !self.enabled {
+    fn keeps(&self, id: InputId) -> bool {
+        self.keep.contains(&id)
+    }
+
+    /// Passes `x` through a new probe when its gradient (`grad`) is kept and the pass has
+    /// autodiff; records it when its value or its gradient is kept.
+    fn record<const D: usize>(&self, x: Tensor<D>, value: Option<InputId>, grad: InputId) -> (Tensor<D>, Option<(Tensor<D>, Option<Tensor<D>>)>) {
+        let want_grad = self.keeps(grad) && x.is_autodiff();
+        if !want_grad && !value.is_some_and(|v| self.keeps(v)) {
             return (x, None);
         }
-        match self.probe(&x) {
-            Some(p) => (x.clone() + p.clone(), Some((x.detach(), Some(p)))),
-            None => (x.clone(), Some((x, None))),
+        if !want_grad {
+            return (x.clone(), Some((x.detach(), None)));
         }
+        let p = Tensor::<D>::zeros(x.shape(), &x.device()).require_grad();
+        (x.clone() + p.clone(), Some((x.detach(), Some(p))))
     }
 
     /// Records an FFN activation and returns it (through its probe).
     pub fn ffn_act(&mut self, x: Tensor<3>) -> Tensor<3> {
-        let (out, rec) = self.record(x);
+        let (out, rec) = self.record(x, Some(InputId::A), InputId::GA);
         self.ffn_act.extend(rec);
         out
     }
 
     /// Records per-head attention outputs and returns them (through the probe).
     pub fn heads(&mut self, x: Tensor<4>) -> Tensor<4> {
-        let (out, rec) = self.record(x);
+        let (out, rec) = self.record(x, Some(InputId::H), InputId::GH);
         self.heads.extend(rec);
         out
     }
 
     /// Records attention probabilities.
     pub fn attn_probs(&mut self, p: &Tensor<4>) {
-        if self.enabled {
+        if self.keeps(InputId::S) {
             self.attn_probs.push(p.clone().detach());
         }
     }
 
     /// Records the input embeddings and returns them (through the probe).
     pub fn embeddings(&mut self, x: Tensor<3>) -> Tensor<3> {
-        let (out, rec) = self.record(x);
+        let (out, rec) = self.record(x, None, InputId::J);
         if rec.is_some() {
             self.embeddings = rec;
         }
@@ -79,7 +88,7 @@ impl Recorder {
 
     /// Records that a block linear layer's weight was used.
     pub fn linear(&mut self, name: &str) {
-        if self.enabled {
+        if !self.keep.is_empty() {
             self.linear.push(name.to_owned());
         }
     }
