@@ -542,3 +542,51 @@ fn sharded_gathers_fill_one_folder() {
     assert_eq!(a["proxies"][1]["spearman"], b["proxies"][1]["spearman"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn rank_over_minibatches_and_inits_ranks_the_mean_and_reports_the_noise() {
+    let base = [
+        "rank", "--bench", "tests/fixtures/bench/flexibert.json", "--batch", "2", "--seq-len", "16", "--seed", "5", "--format", "json", "--no-cache",
+        "-e", "sum(fro(G))", "-e", "sum(mean(amax(H, 2)))",
+    ];
+    let one = json(&lpzero(&base));
+    let mut args = base.to_vec();
+    args.extend(["--minibatches", "2", "--inits", "2"]);
+    let out = lpzero(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let four = json(&out);
+    let variants: Vec<(u64, u64)> = four["variants"].as_array().unwrap().iter().map(|v| (v["minibatch"].as_u64().unwrap(), v["init"].as_u64().unwrap())).collect();
+    assert_eq!(variants, [(0, 0), (0, 1), (1, 0), (1, 1)]);
+    assert!(one.get("variants").is_none(), "one variant: no variants field");
+    for p in 0..2 {
+        let noise = &four["proxies"][p]["noise"];
+        for a in 0..2 {
+            let each: Vec<f64> = noise["scores"][a].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            // The first variant is the run without the flags, bit for bit.
+            assert_eq!(each[0], one["proxies"][p]["scores"][a].as_f64().unwrap());
+            // The score ranked is the mean of the four.
+            let mean = each.iter().sum::<f64>() / 4.0;
+            assert!((four["proxies"][p]["scores"][a].as_f64().unwrap() - mean).abs() <= 1e-12 * mean.abs());
+            // Another initialisation and another minibatch each change the score.
+            assert_ne!(each[0], each[1], "proxy {p} arch {a}: init 1");
+            assert_ne!(each[0], each[2], "proxy {p} arch {a}: minibatch 1");
+            // The spread is the sample standard deviation over |mean|.
+            let sd = (each.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
+            assert!((noise["spread"][a].as_f64().unwrap() - sd / mean.abs()).abs() < 1e-12);
+        }
+        assert_eq!(noise["rho_each"].as_array().unwrap().len(), 4);
+        assert_eq!(noise["rho_mean_of_first"][3], four["proxies"][p]["spearman"]);
+    }
+    let text = lpzero(&args[..args.len()].iter().map(|a| if *a == "json" { "text" } else { a }).collect::<Vec<_>>());
+    let printed = String::from_utf8_lossy(&text.stdout);
+    assert!(printed.contains("noise over 2 minibatches × 2 initialisations"), "{printed}");
+    // A folder of inputs files holds one gather per architecture: a clear error.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("variants-inputs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    assert!(lpzero(&["gather", "--bench", "tests/fixtures/bench/flexibert.json", "--batch", "2", "--seq-len", "16", "--out", d, "--no-cache"]).status.success());
+    let err = lpzero(&["rank", "--inputs", d, "--truth", &format!("{d}/truth.csv"), "-e", "sum(fro(W))", "--minibatches", "2"]);
+    assert_eq!(err.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("one gather per architecture"), "{}", String::from_utf8_lossy(&err.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,7 +12,7 @@ use lpzero::lang::table::InputId;
 use lpzero::models::Fidelity;
 
 fn opts(batch: usize, seq_len: usize) -> GatherOptions {
-    GatherOptions { batch, seq_len, seed: 1, fidelity: Fidelity::Trained, device: DeviceKind::Flex }
+    GatherOptions { batch, seq_len, seed: 1, fidelity: Fidelity::Trained, device: DeviceKind::Flex, variant: Default::default() }
 }
 
 #[test]

@@ -43,7 +43,7 @@ fn archs() -> Vec<(Arc<dyn Arch>, Corpus)> {
 type Print = BTreeMap<String, (usize, f64, f64)>;
 
 fn fingerprint(arch: &dyn Arch, corpus: &Corpus) -> (f64, Print) {
-    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 7, fidelity: Fidelity::Trained, device: DeviceKind::Flex };
+    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 7, fidelity: Fidelity::Trained, device: DeviceKind::Flex, variant: Default::default() };
     let g = gather(arch, corpus, &opts, &burn::tensor::Device::flex(), &lpzero::gather::all_inputs()).unwrap();
     let mut print = Print::new();
     for id in g.inputs.present() {

@@ -14,7 +14,7 @@ use lpzero::models::Fidelity;
 use std::sync::Arc;
 
 fn opts(fidelity: Fidelity) -> GatherOptions {
-    GatherOptions { batch: 2, seq_len: 16, seed: 5, fidelity, device: DeviceKind::Flex }
+    GatherOptions { batch: 2, seq_len: 16, seed: 5, fidelity, device: DeviceKind::Flex, variant: Default::default() }
 }
 
 fn flexibert() -> FlexiArch {

@@ -422,7 +422,7 @@ fn counts_equal_the_references_per_layer_numbers() {
 #[test]
 fn gathered_inputs_have_one_entry_per_layer_for_every_layer_type() {
     let arch = all_six();
-    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 1, fidelity: Fidelity::Reference, device: lpzero::device::DeviceKind::Flex };
+    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 1, fidelity: Fidelity::Reference, device: lpzero::device::DeviceKind::Flex, variant: Default::default() };
     let g = gather(&arch, &Corpus::builtin(), &opts, &device(), &lpzero::gather::all_inputs()).unwrap();
     let entries = |i: InputId| g.inputs.get(i).unwrap_or(&[]).iter().map(|e| e.shape.clone()).collect::<Vec<_>>();
     // H per layer: SDP 4×64, WMA 2×128, DFT 2×128, DCT 4×64, DSC h2 → 1+1 heads of 128, DSC h4 → 2+2 heads of 64.

@@ -218,7 +218,7 @@ fn the_builtin_grammar_gathers_for_tiny_models_and_bpe_text_is_refused() {
     use lpzero::gather::{gather, text::Corpus, GatherOptions};
     let space = lpzero::train::space::SpaceSpec::load("tiny").unwrap();
     let arch = space.sample(1, 0).unwrap().remove(0);
-    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 0, fidelity: Fidelity::Trained, device: lpzero::device::DeviceKind::Flex };
+    let opts = GatherOptions { batch: 2, seq_len: 16, seed: 0, fidelity: Fidelity::Trained, device: lpzero::device::DeviceKind::Flex, variant: Default::default() };
     let device = burn::tensor::Device::flex();
     let g = gather(&*arch, &Corpus::grammar(3, 2000), &opts, &device, &lpzero::gather::all_inputs()).unwrap();
     assert!(g.loss.is_some_and(f64::is_finite));

@@ -7,7 +7,7 @@ use crate::bench::resolve::resolve;
 use crate::lang::Proxy;
 use crate::models::Fidelity;
 use crate::rank::RankReport;
-use crate::source::Source;
+use crate::source::{Source, Variant};
 use crate::stop::Stop;
 use clap::ValueEnum;
 use std::io::Write;
@@ -94,6 +94,15 @@ pub struct RankArgs {
     /// `--shard` alone or `auto` (index and count from the Slurm job array it runs in).
     #[arg(long, value_name = "I/N", num_args = 0..=1, default_missing_value = "auto")]
     pub shard: Option<String>,
+    /// Score each architecture on this many consecutive minibatches of the text (the first is
+    /// the one a run without this flag uses) and rank by the mean; the report says how the
+    /// score and ρ move with them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub minibatches: u32,
+    /// Score each architecture under this many parameter initialisations (the first is the
+    /// one a run without this flag uses) and rank by the mean, as `--minibatches` does.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub inits: u32,
     /// Model and minibatch options (`--seed` also seeds the sample of `--archs`).
     #[command(flatten)]
     pub model: ModelArgs,
@@ -307,15 +316,29 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
     let spec = args.source.spec(&args.model)?;
     let source = spec.open(args.model.seed, &args.cache.settings(), &stop, &reporter)?;
     let selected = crate::source::sample(source.len(), args.archs, args.model.seed);
-    let subset = crate::source::Subset::new(&*source, selected);
+    let variants = Variant::grid(args.minibatches as usize, args.inits as usize);
+    let others = variants[1..]
+        .iter()
+        .map(|&v| match source.variant(v) {
+            Some(s) => Ok(s?),
+            None => anyhow::bail!("--minibatches and --inits need a benchmark that lpzero gathers; {} holds one gather per architecture", spec.label()),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let subsets: Vec<_> = std::iter::once(&*source).chain(others.iter().map(|s| &**s)).map(|s| crate::source::Subset::new(s, selected.clone())).collect();
+    let sources: Vec<&dyn crate::source::Source> = subsets.iter().map(|s| s as &dyn crate::source::Source).collect();
+    let subset = sources[0];
     eprintln!(
-        "ranking {} architectures of {} with {} proxies ({}); Ctrl-C stops and reports what is done",
-        subset.len(), spec.label(), proxies.len(), settings_line(&source.info())
+        "ranking {} architectures of {} with {} proxies ({}){}; Ctrl-C stops and reports what is done",
+        subset.len(),
+        spec.label(),
+        proxies.len(),
+        settings_line(&source.info()),
+        if variants.len() > 1 { format!(", each scored on {} and ranked by the mean", crate::rank::noise::describe(&variants)) } else { String::new() }
     );
     if let Some(shard) = shard_of(args.shard.as_deref())? {
-        return rank_shard(args, shard, &subset, &proxies, &stop, &reporter);
+        return rank_shard(args, shard, &sources, &variants, &proxies, &stop, &reporter);
     }
-    let report = crate::rank::rank(&subset, &proxies, &stop, &reporter)?;
+    let report = crate::rank::rank_variants(&sources, &variants, &proxies, &stop, &reporter)?;
     if let Some(dir) = &args.out {
         report.write(dir)?;
     }
@@ -330,12 +353,21 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
 }
 
 /// `lpzero rank --shard I/N`: ranks this shard's architectures and writes its shard file.
-fn rank_shard(args: &RankArgs, shard: crate::source::shard::Shard, source: &dyn crate::source::Source, proxies: &[Proxy], stop: &Stop, reporter: &Reporter) -> anyhow::Result<()> {
+fn rank_shard(
+    args: &RankArgs,
+    shard: crate::source::shard::Shard,
+    sources: &[&dyn crate::source::Source],
+    variants: &[Variant],
+    proxies: &[Proxy],
+    stop: &Stop,
+    reporter: &Reporter,
+) -> anyhow::Result<()> {
     use crate::rank::shard::{file_name, ShardFile};
     let Some(dir) = &args.out else { anyhow::bail!("--shard needs --out DIR: each shard writes its file there for `lpzero merge DIR`") };
+    let source = sources[0];
     let (mine, owner) = shard.split_source(source);
     let ids: Vec<String> = (0..source.len()).map(|k| source.id(k)).collect();
-    let meta = crate::rank::meta(source, proxies);
+    let meta = crate::rank::meta(source, proxies, variants);
     let path = dir.join(file_name(shard));
     if let Ok(done) = ShardFile::read(&path) {
         if done.shard == shard && done.is_of(&meta, &ids, &owner, shard.count) {
@@ -344,8 +376,9 @@ fn rank_shard(args: &RankArgs, shard: crate::source::shard::Shard, source: &dyn 
         }
     }
     eprintln!("shard {shard}: {} of the {} architectures", mine.len(), source.len());
-    let part = crate::source::Subset::new(source, mine.clone());
-    let rows = crate::rank::rank_rows(&part, proxies, stop, reporter)?;
+    let parts: Vec<_> = sources.iter().map(|s| crate::source::Subset::new(*s, mine.clone())).collect();
+    let parts: Vec<&dyn crate::source::Source> = parts.iter().map(|s| s as &dyn crate::source::Source).collect();
+    let rows = crate::rank::rank_rows(&parts, proxies, stop, reporter)?;
     if rows.ids.len() < mine.len() {
         eprintln!("interrupted: shard {shard} wrote nothing; run the same command again (the input cache keeps what was gathered)");
         return Err(super::Interrupted.into());
@@ -441,6 +474,7 @@ pub fn print_rank(report: &RankReport) {
         println!("{:<34} {:>7} {:>7} {:>9}", b.baseline, fmt(c.spearman), fmt(c.kendall), format!("{}/{}", c.valid, c.total));
     }
     print_beyond(report);
+    print_noise(report);
     eprintln!(
         "gathering took {:.1} s ({:.2} s per architecture; {} of {} read from the cache)",
         report.gather_seconds,
@@ -448,6 +482,30 @@ pub fn print_rank(report: &RankReport) {
         report.cached,
         report.ids.len(),
     );
+}
+
+/// The third table of a rank report scored on several variants: how each proxy's score and ρ
+/// move with the minibatch and the initialisation.
+fn print_noise(report: &RankReport) {
+    if report.variants.len() < 2 {
+        return;
+    }
+    let num = |v: Option<f64>| v.map(|v| format!("{v:+.3}")).unwrap_or_else(|| "-".into());
+    println!();
+    println!("noise over {} ({} in all; scores and ρ above are the means over them)", crate::rank::noise::describe(&report.variants), report.variants.len());
+    println!("{:<34} {:>17} {:>9}   ρ of the mean of the first 1, 2, … variants", "", "ρ of one: min–max", "spread");
+    for p in &report.proxies {
+        let Some(n) = &p.noise else { continue };
+        let each: Vec<f64> = n.rho_each.iter().flatten().copied().collect();
+        let range = match (each.iter().copied().reduce(f64::min), each.iter().copied().reduce(f64::max)) {
+            (Some(lo), Some(hi)) => format!("{lo:+.3} – {hi:+.3}"),
+            _ => "-".into(),
+        };
+        let spread = n.spread_median.map_or("-".into(), |s| format!("{:.2}%", 100.0 * s));
+        let by_k: Vec<String> = n.rho_mean_of_first.iter().map(|&r| num(r)).collect();
+        println!("{:<34} {:>17} {:>9}   {}", p.proxy, range, spread, by_k.join(" "));
+    }
+    println!("(spread: the median over architectures of the standard deviation of a score over the variants, relative to its mean)");
 }
 
 /// The second table of a rank report: what each proxy and baseline knows beyond the

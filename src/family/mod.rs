@@ -126,8 +126,10 @@ pub trait Family: Send + Sync + 'static {
     fn default_minibatch(&self) -> (usize, usize);
     /// The minibatch the LPZero paper used (or would have) for this family.
     fn paper_minibatch(&self) -> (usize, usize);
-    /// The minibatch the gather scores architectures on: the same for every architecture.
-    fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result<Minibatch, TextError>;
+    /// The minibatch the gather scores architectures on: the same for every architecture; `index`
+    /// picks the `index`-th of the text's minibatches (0: the one a run without
+    /// `--minibatches` uses).
+    fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, seed: u64, index: usize) -> Result<Minibatch, TextError>;
     /// The whole corpus as token ids, for training (`bench build`).
     fn token_stream(&self, corpus: &Corpus) -> Result<TokenStream, TextError>;
     /// The training and validation streams of a build whose two texts are separate (the built-in

@@ -53,6 +53,9 @@ struct Key<'a> {
     seed: u64,
     corpus_fnv64: String,
     device: crate::device::DeviceKind,
+    /// Absent for the first minibatch and initialisation (so their keys are those of before).
+    #[serde(skip_serializing_if = "crate::source::Variant::is_first")]
+    variant: crate::source::Variant,
 }
 
 /// The default cache root: `$LPZERO_CACHE`, else `$XDG_CACHE_HOME/lpzero`, else
@@ -102,6 +105,7 @@ impl Cache {
             seed: opts.seed,
             corpus_fnv64: format!("{:016x}", corpus.hash),
             device: opts.device,
+            variant: opts.variant,
         };
         let json = serde_json::to_string_pretty(&key).expect("the key serialises");
         let dir = root.join(format!("{family}-{:016x}", super::text::hash_str(&json)));
@@ -111,6 +115,11 @@ impl Cache {
             crate::fsutil::write_atomic(&key_file, json.as_bytes())?;
         }
         Ok(Cache { root: root.to_path_buf(), dir, budget_bytes })
+    }
+
+    /// The cache under the same root and budget for other gather options.
+    pub fn with_options(&self, family: crate::family::FamilyRef, opts: &GatherOptions, corpus: &super::text::Corpus) -> std::io::Result<Cache> {
+        Cache::open(&self.root, family, opts, corpus, self.budget_bytes)
     }
 
     /// The directory of this key.

@@ -35,6 +35,7 @@ use crate::lang::table::{InputId, Pass};
 use crate::models::nn::Recorder;
 use crate::models::params::ParamStore;
 use crate::models::{Fidelity, ModelError};
+use crate::source::Variant;
 use burn::tensor::{Device, Tensor};
 use std::time::Instant;
 use text::{Corpus, TextError};
@@ -59,6 +60,8 @@ pub struct GatherOptions {
     /// The device the models run on (the `&Device` given to [`gather`] is this one, opened);
     /// part of the cache key, since backends round differently.
     pub device: DeviceKind,
+    /// Which minibatch of the text and which initialisation (the first of each by default).
+    pub variant: Variant,
 }
 
 impl GatherOptions {
@@ -66,7 +69,7 @@ impl GatherOptions {
     /// for a few seconds per architecture on 2 CPU cores.
     pub fn defaults(family: crate::family::FamilyRef) -> Self {
         let (batch, seq_len) = family.default_minibatch();
-        GatherOptions { batch, seq_len, seed: 0, fidelity: Fidelity::Trained, device: DeviceKind::DEFAULT }
+        GatherOptions { batch, seq_len, seed: 0, fidelity: Fidelity::Trained, device: DeviceKind::DEFAULT, variant: Variant::default() }
     }
 }
 
@@ -138,6 +141,15 @@ pub fn arch_seed(seed: u64, id: &str) -> u64 {
     text::hash_str(id) ^ seed.wrapping_mul(0x9E3779B97F4A7C15)
 }
 
+/// The parameter seed of initialisation `init` of an architecture: [`arch_seed`] for the first,
+/// the index mixed in for the others.
+pub fn init_seed(seed: u64, id: &str, init: usize) -> u64 {
+    match init {
+        0 => arch_seed(seed, id),
+        i => text::step_seed(arch_seed(seed, id), i),
+    }
+}
+
 /// Copies a tensor of any rank to the host as a proxy-input entry.
 pub fn host_entry<const D: usize>(t: Tensor<D>) -> TensorEntry {
     let shape = t.dims().to_vec();
@@ -195,18 +207,17 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     let need = need.as_slice();
     let pass = Pass::needed(need);
     let specs = arch.spec(opts.fidelity)?;
-    // Every pass over the minibatch runs on the autodiff device — untracked when no gradient is
-    // read — since the plain device's kernels round differently (by up to 1e-4 relative in `A`),
-    // and a proxy's score must not depend on which other inputs were gathered with it.
-    let run_on = if pass == Pass::Weights { device.clone().inner() } else { device.clone().autodiff() };
-    let store = ParamStore::build(&specs, arch_seed(opts.seed, &arch.id()), &run_on);
-    let store = if pass == Pass::Forward { store.untracked() } else { store };
+    // Only a backward pass needs autodiff: without it the plain device computes the same bits
+    // (the models avoid the one kernel that rounds differently, `nn::softmax`) and frees each
+    // intermediate as soon as it is used, where burn's autodiff keeps untracked ones registered.
+    let run_on = if pass == Pass::Backward { device.clone().autodiff() } else { device.clone().inner() };
+    let store = ParamStore::build(&specs, init_seed(opts.seed, &arch.id(), opts.variant.init), &run_on);
     let mut phases = GatherPhases { init: start.elapsed().as_secs_f64(), ..GatherPhases::default() };
     let mut lap = Instant::now();
     let mut rec = Recorder::keeping(need);
     let batch = match pass {
-        Pass::Weights => family.gather_batch(corpus, 1, family.min_seq_len().max(2).min(opts.seq_len), opts.seed)?,
-        Pass::Forward | Pass::Backward => family.gather_batch(corpus, opts.batch, opts.seq_len, opts.seed)?,
+        Pass::Weights => family.gather_batch(corpus, 1, family.min_seq_len().max(2).min(opts.seq_len), opts.seed, 0)?,
+        Pass::Forward | Pass::Backward => family.gather_batch(corpus, opts.batch, opts.seq_len, opts.seed, opts.variant.minibatch)?,
     };
     if let Some(id) = batch.ids().find(|&id| id as usize >= arch.vocab()) {
         return Err(TextError::OutOfVocabulary { id, vocab: arch.vocab() }.into());
@@ -258,20 +269,7 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
     let minibatch = if pass == Pass::Weights { Default::default() } else { batch.arrays() };
-    if pass == Pass::Forward {
-        drop((rec, loss, store));
-        sweep_graphs(&run_on);
-    }
     Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases, modules, minibatch })
-}
-
-/// Frees what burn's autodiff still holds of passes that never ran backward: it registers even
-/// untracked operations in its graphs and sweeps the orphaned ones only during a later backward
-/// pass, so forward-only gathers would otherwise keep every architecture's activations (measured:
-/// peak memory growing by ~0.3 GiB per GPT-2 architecture). A backward pass over one element does
-/// the sweep.
-fn sweep_graphs(autodiff: &Device) {
-    let _ = Tensor::<1>::zeros([1], autodiff).require_grad().sum().backward();
 }
 
 /// Every input (what `lpzero gather` writes, and what a gather for the whole stdlib reads).
@@ -293,6 +291,9 @@ pub fn meta(arch: &dyn Arch, opts: &GatherOptions, corpus: &Corpus, g: &Gathered
         gather_seconds: Some(g.seconds),
         modules: g.modules.clone(),
         minibatch: g.minibatch.clone(),
-        extra: [("corpus".to_owned(), corpus.source.clone())].into(),
+        extra: [("corpus".to_owned(), corpus.source.clone())]
+            .into_iter()
+            .chain((!opts.variant.is_first()).then(|| ("variant".to_owned(), opts.variant.to_string())))
+            .collect(),
     }
 }

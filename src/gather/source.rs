@@ -10,10 +10,11 @@ use crate::lang::table::InputId;
 use crate::models::ModelError;
 use crate::rank::reference::ReferenceScores;
 use crate::rank::Baseline;
-use crate::source::{Fetched, Groups, Source, SourceError, SourceInfo};
+use crate::source::{Fetched, Groups, Source, SourceError, SourceInfo, Variant};
 use burn::tensor::Device;
 
 /// The architectures of a benchmark that have ground truth, gathered with one set of options.
+#[derive(Clone)]
 pub struct GatherSource {
     bench: Benchmark,
     label: String,
@@ -124,6 +125,14 @@ impl Source for GatherSource {
         self.bench.family.paper_proxy()
     }
 
+    /// The same benchmark, options and cache root with another minibatch or initialisation
+    /// (its own cache key).
+    fn variant(&self, variant: Variant) -> Option<Result<Box<dyn Source>, SourceError>> {
+        let opts = GatherOptions { variant, ..self.opts.clone() };
+        let cache = self.cache.as_ref().and_then(|c| c.with_options(self.bench.family, &opts, &self.corpus).ok());
+        Some(Ok(Box::new(GatherSource { opts, cache, ..self.clone() })))
+    }
+
     fn info(&self) -> SourceInfo {
         let o = &self.opts;
         SourceInfo {
@@ -137,7 +146,10 @@ impl Source for GatherSource {
                 ("corpus".into(), self.corpus.source.clone()),
                 ("fidelity".into(), crate::models::fidelity_name(o.fidelity).into()),
                 ("device".into(), o.device.name().into()),
-            ],
+            ]
+            .into_iter()
+            .chain((!o.variant.is_first()).then(|| ("variant".into(), o.variant.to_string())))
+            .collect(),
         }
     }
 }
@@ -203,6 +215,7 @@ impl GatherSpec {
             seed,
             fidelity: self.fidelity,
             device: self.device,
+            variant: Variant::default(),
         };
         let corpus = match (&self.corpus, built) {
             (Some(p), _) => Corpus::new(std::fs::read_to_string(p).map_err(|source| OpenError::Corpus { path: p.clone(), source })?, p.display().to_string()),

@@ -18,7 +18,7 @@ pub const BUILTIN_CORPUS: &str = include_str!("builtin.txt");
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TextError {
     /// The corpus is too short for the requested batch.
-    #[error("the corpus has {have} tokens, but a batch of {batch} × {len} needs {need}; use a longer --corpus or a smaller --batch/--seq-len")]
+    #[error("the corpus has {have} tokens, but a batch of {batch} × {len} needs {need} (with the minibatches before it, when several are asked for); use a longer --corpus, a smaller --batch/--seq-len or fewer --minibatches")]
     TooShort {
         /// Tokens available.
         have: usize,
@@ -30,7 +30,7 @@ pub enum TextError {
         len: usize,
     },
     /// The corpus has too few lines for the requested batch.
-    #[error("the corpus gives {have} sequences of up to {len} tokens, but the batch needs {batch}; use a longer --corpus or a smaller --batch")]
+    #[error("the corpus gives {have} sequences of up to {len} tokens, but the batch needs {batch} (and as many for each minibatch before it, when several are asked for); use a longer --corpus, a smaller --batch or fewer --minibatches")]
     TooFewSequences {
         /// Sequences available.
         have: usize,
@@ -135,6 +135,19 @@ pub fn lm_batch(tokens: &[u32], batch: usize, len: usize) -> Result<LmBatch, Tex
     Ok(LmBatch { batch, len, ids, targets })
 }
 
+/// The `index`-th causal minibatch of a token stream (counting from 0): [`lm_batch`] of the
+/// stream after the `index` minibatches before it. Too short a stream is an error that counts
+/// every token up to the end of this minibatch.
+pub fn lm_batch_at(tokens: &[u32], batch: usize, len: usize, index: usize) -> Result<LmBatch, TextError> {
+    let skip = index * batch * (len + 1);
+    let too_short = || TextError::TooShort { have: tokens.len(), need: skip + batch * (len + 1), batch, len };
+    match tokens.get(skip..) {
+        Some(rest) => lm_batch(rest, batch, len).map_err(|e| if matches!(e, TextError::TooShort { .. }) { too_short() } else { e }),
+        None if batch == 0 || len == 0 => Err(TextError::Empty),
+        None => Err(too_short()),
+    }
+}
+
 /// The seed of training step `step` of a build with seed `seed` (every architecture of a build
 /// sees the same minibatches).
 pub fn step_seed(seed: u64, step: usize) -> u64 {
@@ -201,5 +214,19 @@ mod tests {
         assert_eq!(&b.targets[..8], &tokens[1..9]);
         assert_eq!(&b.ids[8..], &tokens[9..17]);
         assert!(matches!(lm_batch(&tokens, 100, 192), Err(TextError::TooShort { .. })));
+    }
+
+    #[test]
+    fn the_kth_causal_minibatch_follows_the_ones_before_it() {
+        let tokens: Vec<u32> = (0..40).collect();
+        assert_eq!(lm_batch_at(&tokens, 2, 3, 0).unwrap(), lm_batch(&tokens, 2, 3).unwrap());
+        // Minibatch 2 of 2 × (3 + 1) tokens starts at token 16.
+        let b = lm_batch_at(&tokens, 2, 3, 2).unwrap();
+        assert_eq!((b.ids, b.targets), (vec![16, 17, 18, 20, 21, 22], vec![17, 18, 19, 21, 22, 23]));
+        // Minibatch 4 would end at token 40 = the stream; minibatch 5 needs 48.
+        assert!(lm_batch_at(&tokens, 2, 3, 4).is_ok());
+        assert_eq!(lm_batch_at(&tokens, 2, 3, 5), Err(TextError::TooShort { have: 40, need: 48, batch: 2, len: 3 }));
+        assert_eq!(lm_batch_at(&tokens, 2, 3, 9), Err(TextError::TooShort { have: 40, need: 80, batch: 2, len: 3 }));
+        assert_eq!(lm_batch_at(&tokens, 0, 3, 9), Err(TextError::Empty));
     }
 }

@@ -129,6 +129,18 @@ pub fn gelu_tanh(x: Tensor<3>) -> Tensor<3> {
     activation::gelu_approximate(x)
 }
 
+/// Softmax along `dim`, written as burn's autodiff backend computes it (a detached max shift,
+/// `exp`, a sum, a division), so that a pass with autodiff and one without give the same bits:
+/// the plain CPU backend's fused softmax multiplies by the reciprocal of the sum and rounds
+/// differently. Gathers without gradients run on the plain backend and must equal the full
+/// gather ([`crate::gather::gather`]).
+pub fn softmax<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
+    let max = x.clone().detach().max_dim(dim);
+    let exp = (x - max).exp();
+    let sum = exp.clone().sum_dim(dim);
+    exp / sum
+}
+
 /// How attention scores are masked.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
@@ -166,7 +178,7 @@ pub fn attention_parts(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize, m
         }
         AttnMask::None => {}
     }
-    let probs = activation::softmax(scores, 3);
+    let probs = softmax(scores, 3);
     let ctx = probs.clone().matmul(v);
     (probs, ctx)
 }

@@ -137,12 +137,6 @@ impl ParamStore {
         ParamStore { tensors }
     }
 
-    /// The same values with no gradient tracked: on an autodiff device the forward pass then
-    /// builds no graph, yet runs the same kernels (so the same numbers) as a tracked one.
-    pub fn untracked(self) -> ParamStore {
-        ParamStore { tensors: self.tensors.into_iter().map(|(k, (t, shape))| (k, (t.detach(), shape))).collect() }
-    }
-
     /// A matrix parameter (`[out, in]` for linear weights).
     pub fn matrix(&self, name: &str) -> Tensor<2> {
         self.tensors.get(name).unwrap_or_else(|| panic!("the model declares `{name}`")).0.clone()

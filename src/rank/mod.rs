@@ -3,6 +3,7 @@
 //! serialisable [`RankReport`]: what `rank --format json` prints, what `rank --out` writes as
 //! `summary.json`, what `lpzero merge` combines, and what the Python package returns.
 
+pub mod noise;
 pub mod plot;
 pub mod reference;
 pub mod shard;
@@ -11,7 +12,7 @@ use crate::eval::Interpreter;
 use crate::lang::table::InputId;
 use crate::lang::Proxy;
 use crate::progress::Progress;
-use crate::source::{Source, SourceError, SourceInfo};
+use crate::source::{Source, SourceError, SourceInfo, Variant};
 use crate::stats::{
     correlate, correlate_top, noise_ceiling, within_groups, within_groups_interval, Baseline as Control, Correlation, HonestInputs, HonestStats, Interval,
     NoiseCeiling, WithinGroups, DEFAULT_RESAMPLES,
@@ -64,6 +65,10 @@ pub struct ProxyReport {
     /// What it knows beyond the architecture (written, not read back).
     #[serde(default, skip_deserializing)]
     pub beyond: Option<Beyond>,
+    /// How its score varies over minibatches and initialisations, when several were scored
+    /// (`scores` are then the means over them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<noise::NoiseReport>,
 }
 
 /// One baseline's result.
@@ -141,6 +146,10 @@ pub struct RankReport {
     /// How the statistics beyond ρ were made (written, not read back).
     #[serde(default, skip_deserializing)]
     pub beyond: Option<BeyondInfo>,
+    /// The minibatches × initialisations each architecture was scored on, when more than one
+    /// (each proxy's score is its mean over them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
 }
 
 /// One proxy's score on one architecture.
@@ -205,6 +214,10 @@ pub struct Rows {
     pub groups: Option<crate::source::Groups>,
     /// Per proxy with published reference values, those values on these architectures.
     pub reference: BTreeMap<String, Vec<Option<f64>>>,
+    /// With several variants (minibatches × initialisations): per proxy, per architecture, the
+    /// score of each variant (`scores` holds their means); empty with one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variant_scores: Vec<Vec<Vec<Option<f64>>>>,
 }
 
 impl Rows {
@@ -222,6 +235,7 @@ impl Rows {
             baselines: first.baselines.iter().map(|b| Baseline::new(&b.name, vec![])).collect(),
             groups: first.groups.as_ref().map(|_| crate::source::Groups::default()),
             reference: first.reference.keys().map(|k| (k.clone(), vec![])).collect(),
+            variant_scores: vec![vec![]; if first.variant_scores.is_empty() { 0 } else { proxies }],
             ..Rows::default()
         };
         for (_, rows) in &parts {
@@ -238,6 +252,9 @@ impl Rows {
             for q in 0..proxies {
                 out.scores[q].push(rows.scores[q][r]);
                 out.invalid[q].push(rows.invalid[q][r].clone());
+            }
+            for (q, v) in out.variant_scores.iter_mut().enumerate() {
+                v.push(rows.variant_scores[q][r].clone());
             }
             for (b, from) in out.baselines.iter_mut().zip(&rows.baselines) {
                 b.scores.push(from.scores[r]);
@@ -264,40 +281,69 @@ pub struct RankMeta {
     pub proxies: Vec<(String, String)>,
     /// The source's best architecture-only ordering, if it names one.
     pub best_baseline: Option<String>,
+    /// The minibatches × initialisations each architecture was scored on, when more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
 }
 
-/// Fetches architectures of `source` once each and scores every proxy on them, into [`Rows`];
+/// Fetches each architecture of `sources` once and scores every proxy on it, into [`Rows`].
+/// `sources` are the variants of one source (the same architectures on other minibatches or
+/// initialisations, [`Source::variant`]), the first first; with several, each proxy's score is
+/// the mean over them (invalid where any variant is) and [`Rows::variant_scores`] keeps each.
 /// `progress` hears of each architecture, `stop` ends the loop early (the rows then cover the
 /// architectures done so far). The first error fetching an architecture ends the run.
-pub fn rank_rows(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<Rows, SourceError> {
+pub fn rank_rows(sources: &[&dyn Source], proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<Rows, SourceError> {
+    let source = sources[0];
     let need = inputs_read(proxies);
-    let mut rows = Rows { scores: vec![vec![]; proxies.len()], invalid: vec![vec![]; proxies.len()], eval_seconds: vec![0.0; proxies.len()], ..Rows::default() };
-    // Per architecture: fetch seconds, whether it came from a cache, and per proxy its score (or
-    // why it has none) with the seconds it took. Computed on worker threads when the source
-    // fetches several at once.
-    type Scored = (f64, bool, Vec<(Result<f64, crate::eval::Invalid>, f64)>);
+    let variants = sources.len() > 1;
+    let mut rows = Rows {
+        scores: vec![vec![]; proxies.len()],
+        invalid: vec![vec![]; proxies.len()],
+        eval_seconds: vec![0.0; proxies.len()],
+        variant_scores: vec![vec![]; if variants { proxies.len() } else { 0 }],
+        ..Rows::default()
+    };
+    // Per architecture: fetch seconds, how many variants came from a cache, and per variant and
+    // proxy its score (or why it has none) with the seconds it took. Computed on worker threads
+    // when the source fetches several at once.
+    type Scored = (f64, usize, Vec<Vec<(Result<f64, crate::eval::Invalid>, f64)>>);
     let work = |k: usize| -> Result<Scored, SourceError> {
-        let f = source.fetch(k, &need)?;
-        let mut interp = Interpreter::new(&f.inputs);
-        let results = proxies
-            .iter()
-            .map(|p| {
-                let t = Instant::now();
-                let r = interp.score(&p.typed);
-                (r, t.elapsed().as_secs_f64())
-            })
-            .collect();
-        Ok((f.seconds, f.cached, results))
+        let (mut seconds, mut hits, mut by_variant) = (0.0, 0, vec![]);
+        for s in sources {
+            let f = s.fetch(k, &need)?;
+            seconds += f.seconds;
+            hits += usize::from(f.cached);
+            let mut interp = Interpreter::new(&f.inputs);
+            by_variant.push(
+                proxies
+                    .iter()
+                    .map(|p| {
+                        let t = Instant::now();
+                        let r = interp.score(&p.typed);
+                        (r, t.elapsed().as_secs_f64())
+                    })
+                    .collect(),
+            );
+        }
+        Ok((seconds, hits, by_variant))
     };
     progress.start("architectures", source.len());
     let done = crate::parallel::ordered(source.len(), source.parallelism(), stop.flag(), work, |k, r| {
-        let (g_seconds, hit, results) = r?;
-        rows.cached += hit as usize;
+        let (g_seconds, hits, by_variant) = r?;
+        rows.cached += usize::from(hits == sources.len());
         rows.gather_seconds += g_seconds;
-        for (p, (r, s)) in results.into_iter().enumerate() {
-            rows.eval_seconds[p] += s;
-            rows.invalid[p].push(r.as_ref().err().map(|e| e.reason.clone()));
-            rows.scores[p].push(r.ok());
+        for p in 0..proxies.len() {
+            let results: Vec<&Result<f64, crate::eval::Invalid>> = by_variant.iter().map(|v| &v[p].0).collect();
+            rows.eval_seconds[p] += by_variant.iter().map(|v| v[p].1).sum::<f64>();
+            let each: Vec<Option<f64>> = results.iter().map(|r| r.as_ref().ok().copied()).collect();
+            let why = results.iter().zip(sources).find_map(|(r, s)| r.as_ref().err().map(|e| (e, s)));
+            let invalid = why.map(|(e, s)| if variants { format!("{}: {}", variant_label(*s), e.reason) } else { e.reason.clone() });
+            let score = if why.is_some() { None } else { noise::mean_of(&each) };
+            rows.invalid[p].push(invalid);
+            rows.scores[p].push(score);
+            if variants {
+                rows.variant_scores[p].push(each);
+            }
         }
         let id = source.id(k);
         progress.advance(k + 1, &id);
@@ -319,24 +365,41 @@ pub fn rank_rows(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: 
     Ok(rows)
 }
 
-/// The report's metadata for `proxies` ranked on `source`.
-pub fn meta(source: &dyn Source, proxies: &[Proxy]) -> RankMeta {
-    RankMeta { source: source.info(), proxies: proxies.iter().map(|p| (p.name.clone(), p.text())).collect(), best_baseline: source.best_baseline().map(str::to_owned) }
+/// The variant a source gathers, as its settings say (for messages).
+fn variant_label(source: &dyn Source) -> String {
+    source.info().settings.into_iter().find(|(k, _)| k == "variant").map_or_else(|| Variant::default().to_string(), |(_, v)| v)
+}
+
+/// The report's metadata for `proxies` ranked on `source`, each architecture scored on
+/// `variants` (none or one: the source's own gather).
+pub fn meta(source: &dyn Source, proxies: &[Proxy], variants: &[Variant]) -> RankMeta {
+    RankMeta {
+        source: source.info(),
+        proxies: proxies.iter().map(|p| (p.name.clone(), p.text())).collect(),
+        best_baseline: source.best_baseline().map(str::to_owned),
+        variants: if variants.len() > 1 { variants.to_vec() } else { vec![] },
+    }
 }
 
 /// Fetches each architecture of `source` once and scores every proxy on it ([`rank_rows`]),
 /// then correlates ([`assemble`]). A stopped run's report says so and covers what was done.
 pub fn rank(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<RankReport, SourceError> {
-    let rows = rank_rows(source, proxies, stop, progress)?;
-    let interrupted = rows.ids.len() < source.len();
-    Ok(assemble(&meta(source, proxies), rows, interrupted))
+    rank_variants(&[source], &[Variant::default()], proxies, stop, progress)
+}
+
+/// [`rank`] over several variants of one source (`sources[i]` gathers `variants[i]`): each
+/// proxy ranked by its mean over them, with its [`noise::NoiseReport`].
+pub fn rank_variants(sources: &[&dyn Source], variants: &[Variant], proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<RankReport, SourceError> {
+    let rows = rank_rows(sources, proxies, stop, progress)?;
+    let interrupted = rows.ids.len() < sources[0].len();
+    Ok(assemble(&meta(sources[0], proxies, variants), rows, interrupted))
 }
 
 /// The report of `rows`: every proxy's and baseline's correlation with ground truth, on all and
 /// on the best 10/30/50 %, the comparison with the reference's values, and the statistics beyond
 /// ρ. A function of the rows alone, so a merged run reports exactly what one process would.
 pub fn assemble(meta: &RankMeta, rows: Rows, interrupted: bool) -> RankReport {
-    let Rows { ids, truth, mut scores, mut invalid, eval_seconds, gather_seconds, cached, baselines, groups, reference } = rows;
+    let Rows { ids, truth, mut scores, mut invalid, eval_seconds, gather_seconds, cached, baselines, groups, reference, variant_scores } = rows;
     let proxies = meta
         .proxies
         .iter()
@@ -353,6 +416,7 @@ pub fn assemble(meta: &RankMeta, rows: Rows, interrupted: bool) -> RankReport {
                 scores: s,
                 invalid: std::mem::take(&mut invalid[p]),
                 beyond: None,
+                noise: variant_scores.get(p).map(|by_arch| noise::NoiseReport::of(by_arch, &truth)),
             }
         })
         .collect();
@@ -363,7 +427,8 @@ pub fn assemble(meta: &RankMeta, rows: Rows, interrupted: bool) -> RankReport {
             BaselineReport { baseline: b.name, correlation: c, scores: b.scores, beyond: None }
         })
         .collect();
-    let mut report = RankReport { source: meta.source.clone(), architectures: ids.len(), interrupted, gather_seconds, cached, ids, truth, proxies, baselines, beyond: None };
+    let mut report =
+        RankReport { source: meta.source.clone(), architectures: ids.len(), interrupted, gather_seconds, cached, ids, truth, proxies, baselines, beyond: None, variants: meta.variants.clone() };
     report.add_beyond(meta.best_baseline.as_deref(), groups.as_ref().map(|g| (g.depth.as_slice(), g.width.as_slice(), g.network.as_slice())));
     report
 }
@@ -483,9 +548,11 @@ mod tests {
                 scores: proxy.iter().map(|&v| Some(v)).collect(),
                 invalid: vec![None; n],
                 beyond: None,
+                noise: None,
             }],
             baselines: baselines.into_iter().map(|(name, s)| BaselineReport { baseline: name.into(), correlation: c(&s), scores: s, beyond: None }).collect(),
             beyond: None,
+            variants: vec![],
         }
     }
 

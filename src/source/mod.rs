@@ -39,6 +39,36 @@ impl SourceError {
     }
 }
 
+/// Which of several minibatches and parameter initialisations a gather uses (`rank
+/// --minibatches K --inits L`). The first of each, `Variant::default()`, is the one gather of a
+/// run without them, so adding variants never changes the first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Variant {
+    /// The minibatch: the `minibatch`-th one of the text, counting from 0.
+    pub minibatch: usize,
+    /// The initialisation: parameters drawn from the `init`-th seed of the architecture.
+    pub init: usize,
+}
+
+impl Variant {
+    /// Every variant of `minibatches` minibatches × `inits` initialisations, minibatch-major,
+    /// the first first.
+    pub fn grid(minibatches: usize, inits: usize) -> Vec<Variant> {
+        (0..minibatches.max(1)).flat_map(|minibatch| (0..inits.max(1)).map(move |init| Variant { minibatch, init })).collect()
+    }
+
+    /// True for the default variant (the first minibatch and initialisation).
+    pub fn is_first(&self) -> bool {
+        *self == Variant::default()
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "minibatch {}, init {}", self.minibatch, self.init)
+    }
+}
+
 /// One architecture's inputs, and where they came from.
 pub struct Fetched {
     /// The inputs (at least those asked for, when the source has them).
@@ -119,6 +149,11 @@ pub trait Source: Sync {
     }
     /// What the source is.
     fn info(&self) -> SourceInfo;
+    /// The same architectures gathered with another minibatch or initialisation; `None` when the
+    /// source cannot gather (a folder of inputs files holds one gather per architecture).
+    fn variant(&self, _variant: Variant) -> Option<Result<Box<dyn Source>, SourceError>> {
+        None
+    }
 }
 
 /// Some architectures of another source, in the order given.

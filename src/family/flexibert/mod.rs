@@ -122,8 +122,8 @@ impl Family for Flexibert {
         (128, 512)
     }
 
-    fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result<Minibatch, TextError> {
-        Ok(Minibatch::Masked(text::mlm_batch(corpus, batch, len, seed)?))
+    fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, seed: u64, index: usize) -> Result<Minibatch, TextError> {
+        Ok(Minibatch::Masked(text::mlm_batch(corpus, batch, len, seed, index)?))
     }
 
     fn token_stream(&self, corpus: &Corpus) -> Result<TokenStream, TextError> {

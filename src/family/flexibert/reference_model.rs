@@ -44,7 +44,7 @@ use crate::models::batch::MlmBatch;
 use crate::models::nn::{self, AttnMask, Recorder};
 use crate::models::params::{Init, ParamSpec, ParamStore};
 use crate::models::ModelError;
-use burn::tensor::{activation, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use std::f64::consts::PI;
 
 /// The hidden size of every reference network (ElectraConfig's default).
@@ -327,7 +327,7 @@ pub fn dsc_conv_branch(x: Tensor<3>, q: Tensor<3>, c: &DscConv) -> Tensor<4> {
     let dw = depthwise_conv(x.clone(), c.depthwise.clone());
     let ks = affine(dw, c.pointwise.clone(), c.bias.clone());
     let logits = affine(ks * q, c.kernel_weight.clone(), c.kernel_bias.clone()).reshape([b, t, c.heads, k]);
-    let kernels = activation::softmax(logits, 3);
+    let kernels = nn::softmax(logits, 3);
     let u = affine(x, c.out_weight.clone(), c.out_bias.clone());
     dynamic_conv(u, kernels)
 }
@@ -360,7 +360,7 @@ fn mixer(p: &ParamStore, l: usize, layer: &FlexiLayer, x: Tensor<3>, rec: &mut R
         LayerOp::LtDft | LayerOp::LtDct => {
             let u = nn::split_heads(linear_rec(p, &name("input"), x, rec), shape.heads);
             let z = if layer.op == LayerOp::LtDft { dft_mix(u) } else { dct_mix(u) };
-            rec.attn_probs(&activation::softmax(z.clone(), 3));
+            rec.attn_probs(&nn::softmax(z.clone(), 3));
             nn::merge_heads(rec.heads(z))
         }
         LayerOp::Dsc(k) => {

@@ -42,7 +42,7 @@ pub fn bert_id(bpe: u32) -> u32 {
 
 /// The masked-language-model minibatch the gather uses: one sequence per `len − 2` tokens of
 /// each non-empty line (WikiText headings `= … =` skipped), the first `batch` of them.
-pub fn mlm_batch(corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result<MlmBatch, TextError> {
+pub fn mlm_batch(corpus: &Corpus, batch: usize, len: usize, seed: u64, index: usize) -> Result<MlmBatch, TextError> {
     if batch == 0 || len < 3 {
         return Err(TextError::Empty);
     }
@@ -54,15 +54,16 @@ pub fn mlm_batch(corpus: &Corpus, batch: usize, len: usize, seed: u64) -> Result
     for line in corpus.text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('=')) {
         let tokens: Vec<u32> = bpe.encode_ordinary(line).into_iter().map(bert_id).collect();
         sequences.extend(tokens.chunks(len - 2).map(<[u32]>::to_vec));
-        if sequences.len() >= batch {
+        if sequences.len() >= (index + 1) * batch {
             break;
         }
     }
-    if sequences.len() < batch {
-        return Err(TextError::TooFewSequences { have: sequences.len(), batch, len });
+    if sequences.len() < (index + 1) * batch {
+        return Err(TextError::TooFewSequences { have: sequences.len().saturating_sub(index * batch), batch, len });
     }
-    sequences.truncate(batch);
-    mlm_rows(&sequences, len, seed)
+    let rows = &sequences[index * batch..(index + 1) * batch];
+    // The first minibatch keeps the run's mask seed; later ones mix their index into it.
+    mlm_rows(rows, len, if index == 0 { seed } else { step_seed(seed, index) })
 }
 
 /// A masked-language-model minibatch of token rows (BERT ids, each at most `len − 2` long and
@@ -134,7 +135,7 @@ mod tests {
     #[test]
     fn mlm_batch_has_cls_sep_padding_and_masks() {
         let c = Corpus::builtin();
-        let b = mlm_batch(&c, 3, 64, 7).unwrap();
+        let b = mlm_batch(&c, 3, 64, 7, 0).unwrap();
         assert_eq!(b.ids.len(), 3 * 64);
         for row in 0..3 {
             assert_eq!(b.ids[row * 64], bert_ids::CLS);
@@ -148,7 +149,26 @@ mod tests {
             assert!(target > bert_ids::MASK && (target as usize) < VOCAB || target == bert_ids::UNK);
         }
         // Deterministic in the seed.
-        assert_eq!(b, mlm_batch(&c, 3, 64, 7).unwrap());
-        assert_ne!(b.masked, mlm_batch(&c, 3, 64, 8).unwrap().masked);
+        assert_eq!(b, mlm_batch(&c, 3, 64, 7, 0).unwrap());
+        assert_ne!(b.masked, mlm_batch(&c, 3, 64, 8, 0).unwrap().masked);
+    }
+
+    #[test]
+    fn the_kth_masked_minibatch_takes_the_sequences_after_the_ones_before_it() {
+        let c = Corpus::builtin();
+        let six = mlm_batch(&c, 6, 32, 7, 0).unwrap();
+        let second = mlm_batch(&c, 3, 32, 7, 1).unwrap();
+        // Its rows are rows 3..6 of one minibatch of 6 (the same sequences; masks differ).
+        let row = |b: &MlmBatch, r: usize| -> Vec<u32> {
+            let ids = &b.ids[r * 32..(r + 1) * 32];
+            let orig: Vec<u32> = (0..32).map(|i| b.masked.iter().position(|&p| p == r * 32 + i).map_or(ids[i], |k| b.targets[k])).collect();
+            orig
+        };
+        for r in 0..3 {
+            assert_eq!(row(&second, r), row(&six, r + 3), "row {r}");
+        }
+        assert_ne!(second.masked, mlm_batch(&c, 3, 32, 7, 0).unwrap().masked);
+        let too_many = mlm_batch(&c, 3, 32, 7, 10_000).unwrap_err();
+        assert!(matches!(too_many, TextError::TooFewSequences { batch: 3, .. }), "{too_many}");
     }
 }

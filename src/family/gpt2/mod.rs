@@ -114,8 +114,8 @@ impl Family for Gpt2 {
         (16, 192)
     }
 
-    fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, _seed: u64) -> Result<Minibatch, TextError> {
-        Ok(Minibatch::Causal(text::lm_batch(&corpus.tokens()?, batch, len)?))
+    fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, _seed: u64, index: usize) -> Result<Minibatch, TextError> {
+        Ok(Minibatch::Causal(text::lm_batch_at(&corpus.tokens()?, batch, len, index)?))
     }
 
     fn token_stream(&self, corpus: &Corpus) -> Result<TokenStream, TextError> {

@@ -109,9 +109,9 @@ impl Family for TransformerXl {
         (16, 192)
     }
 
-    fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, _seed: u64) -> Result<Minibatch, TextError> {
+    fn gather_batch(&self, corpus: &Corpus, batch: usize, len: usize, _seed: u64, index: usize) -> Result<Minibatch, TextError> {
         let ids = WordVocab::from_text(&corpus.text).encode(&corpus.text);
-        Ok(Minibatch::Causal(crate::gather::text::lm_batch(&ids, batch, len)?))
+        Ok(Minibatch::Causal(crate::gather::text::lm_batch_at(&ids, batch, len, index)?))
     }
 
     fn token_stream(&self, corpus: &Corpus) -> Result<TokenStream, TextError> {

@@ -340,7 +340,7 @@ pub fn rel_attention(
     let bd_raw = qv.matmul(rk).reshape([h, b, ql, kl]).swap_dims(0, 1);
     let scores = (ac + rel_shift(bd_raw)) * (1.0 / (d as f64).sqrt());
     let mask = attention_mask(ql, kl - ql, &scores.device()).expand([b, h, ql, kl]);
-    let probs = activation::softmax(scores.mask_fill(mask, MASKED_SCORE), 3);
+    let probs = nn::softmax(scores.mask_fill(mask, MASKED_SCORE), 3);
     let ctx = probs.clone().matmul(v);
     (probs, ctx)
 }
