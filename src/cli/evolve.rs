@@ -30,7 +30,7 @@ pub struct EvolveArgs {
     /// What to search on: a benchmark or a folder of inputs files (not with `--resume`).
     #[command(flatten)]
     pub source: SourceSel,
-    /// Where the run's files go (best.proxy, history.jsonl, checkpoint.json, convergence.svg,
+    /// Where the run's files go (best.proxy, history.jsonl, checkpoint.json, convergence.svg and .png,
     /// summary.json).
     #[arg(long, required_unless_present = "resume")]
     pub out: Option<PathBuf>,
@@ -203,7 +203,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
             for r in &summary.heldout {
                 writeln!(out, "{:<36} {:>8} {:>8} {:>9}", r.name, f3(r.spearman), f3(r.kendall), format!("{}/{}", r.valid, r.total))?;
             }
-            writeln!(out, "\nwrote {}/{{best.proxy, history.jsonl, convergence.svg, summary.json}}", dir.display())?;
+            writeln!(out, "\nwrote {}/{{best.proxy, history.jsonl, convergence.svg, convergence.png, summary.json}}", dir.display())?;
             if let Some(p) = summary.peak_memory_bytes {
                 writeln!(out, "peak memory {:.2} GiB", p as f64 / (1u64 << 30) as f64)?;
             }

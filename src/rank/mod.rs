@@ -150,6 +150,9 @@ pub struct RankReport {
     /// (each proxy's score is its mean over them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<Variant>,
+    /// Depth, width and trained network of each architecture, where the source knows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<crate::source::Groups>,
 }
 
 /// One proxy's score on one architecture.
@@ -427,9 +430,22 @@ pub fn assemble(meta: &RankMeta, rows: Rows, interrupted: bool) -> RankReport {
             BaselineReport { baseline: b.name, correlation: c, scores: b.scores, beyond: None }
         })
         .collect();
-    let mut report =
-        RankReport { source: meta.source.clone(), architectures: ids.len(), interrupted, gather_seconds, cached, ids, truth, proxies, baselines, beyond: None, variants: meta.variants.clone() };
+    let mut report = RankReport {
+        source: meta.source.clone(),
+        architectures: ids.len(),
+        interrupted,
+        gather_seconds,
+        cached,
+        ids,
+        truth,
+        proxies,
+        baselines,
+        beyond: None,
+        variants: meta.variants.clone(),
+        groups: None,
+    };
     report.add_beyond(meta.best_baseline.as_deref(), groups.as_ref().map(|g| (g.depth.as_slice(), g.width.as_slice(), g.network.as_slice())));
+    report.groups = groups;
     report
 }
 
@@ -490,15 +506,30 @@ impl RankReport {
         String::from_utf8(w.into_inner().expect("writing to memory")).expect("CSV of UTF-8 fields")
     }
 
+    /// The rank scatter plot of proxy `p` ([`plot::rank_scatter`]): beside it the best
+    /// architecture-only ordering (the baseline the statistics control for), points coloured by
+    /// depth and shaped by width where the source knows them.
+    pub fn scatter(&self, p: &ProxyReport) -> String {
+        let control = self.beyond.as_ref().and_then(|b| b.controls.as_deref()).and_then(|name| self.baselines.iter().find(|b| b.baseline == name));
+        let control_scores: Option<Vec<Option<f64>>> = control.map(|b| b.scores.iter().map(|&v| Some(v)).collect());
+        let mut panels = vec![plot::Panel { name: &p.proxy, scores: &p.scores, correlation: &p.correlation }];
+        if let (Some(b), Some(s)) = (control, control_scores.as_deref()) {
+            panels.push(plot::Panel { name: &b.baseline, scores: s, correlation: &b.correlation });
+        }
+        let marks = self.groups.as_ref().filter(|g| g.depth.len() == self.truth.len()).map(|g| plot::Marks { depth: &g.depth, width: &g.width });
+        let title = format!("{} on {} ({} architectures)", p.proxy, crate::plot::short_name(&self.source.bench), self.architectures);
+        plot::rank_scatter(&title, &panels, &self.truth, marks)
+    }
+
     /// Writes `summary.json` (this report), `scores.csv` and one rank scatter plot per proxy
-    /// (`plots/<name>.svg`) into `dir`, each file atomically.
+    /// (`plots/<name>.svg`, and `.png` in builds with PNG output) into `dir`, each file
+    /// atomically.
     pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir.join("plots"))?;
         crate::fsutil::write_atomic(&dir.join("scores.csv"), self.scores_csv().as_bytes())?;
         for p in &self.proxies {
             let file: String = p.proxy.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-            let svg = plot::rank_scatter(&p.proxy, &p.scores, &self.truth, &p.correlation);
-            crate::fsutil::write_atomic(&dir.join("plots").join(format!("{file}.svg")), svg.as_bytes())?;
+            crate::plot::write_svg_and_png(&dir.join("plots").join(&file), &self.scatter(p))?;
         }
         crate::fsutil::write_atomic(&dir.join("summary.json"), serde_json::to_string_pretty(self).expect("the report serialises").as_bytes())
     }
@@ -553,6 +584,7 @@ mod tests {
             baselines: baselines.into_iter().map(|(name, s)| BaselineReport { baseline: name.into(), correlation: c(&s), scores: s, beyond: None }).collect(),
             beyond: None,
             variants: vec![],
+            groups: None,
         }
     }
 

@@ -8,7 +8,8 @@
 //! * `history.jsonl`: one [`Record`] per iteration (0 = the initial population).
 //! * `best.proxy`: the best candidate on the search set, as a proxy file whose header comments say
 //!   how it was found and how it did on the held-out architectures.
-//! * `convergence.svg`: the best search-set ρ against the iteration (other runs overlaid).
+//! * `convergence.svg` (and `.png`): the best search-set ρ against the iteration (other runs
+//!   overlaid).
 //! * `summary.json`: the [`Summary`] (the held-out report in full included).
 //!
 //! The driver splits the source's architectures into a search set and a held-out rest with the
@@ -247,12 +248,6 @@ pub fn split_of<S>(settings: &RunSettings<S>, total: usize) -> (Vec<usize>, Vec<
     (search, held)
 }
 
-/// The short name of a benchmark for titles: the file or folder name without its extension.
-pub fn short_name(bench: &str) -> String {
-    let p = Path::new(bench);
-    p.file_stem().map(|s| s.to_string_lossy().into_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| bench.to_owned())
-}
-
 fn write(path: &Path, text: &str) -> Result<(), RunError> {
     crate::fsutil::write_atomic(path, text.as_bytes()).map_err(io(path))
 }
@@ -390,8 +385,9 @@ pub fn evolve<S: Serialize + Clone>(
         series.push((name, h.iter().map(|r| r.best).collect()));
     }
     let heldout_rho = report.proxies[0].correlation.spearman;
-    let title = format!("{}: search set of {} architectures, seed {}", short_name(&info.bench), search_idx.len(), config.seed);
-    write(&dir.join("convergence.svg"), &super::plot::convergence(&title, &series, heldout_rho))?;
+    let title = format!("{}: search set of {} architectures, seed {}", crate::plot::short_name(&info.bench), search_idx.len(), config.seed);
+    let stem = dir.join("convergence");
+    crate::plot::write_svg_and_png(&stem, &super::plot::convergence(&title, &series, heldout_rho)).map_err(io(&stem.with_extension("png")))?;
     let rows: Vec<HeldoutRow> = report
         .proxies
         .iter()
