@@ -152,6 +152,7 @@ fn the_search_finds_the_perfect_proxy_and_random_search_is_seeded() {
         parent_pool: 0.3,
         seed: 11,
         random_search,
+        objective: Default::default(),
     };
     let run = |random_search| {
         let mut set = SearchSet::new(&data, (0..6).map(|k| k.to_string()).collect(), truth.clone());
@@ -170,4 +171,82 @@ fn the_search_finds_the_perfect_proxy_and_random_search_is_seeded() {
     assert_eq!(run(false).0, text, "same seed, same result");
     let (_, _, random) = run(true);
     assert!(random.evaluations > 0);
+}
+
+/// Spearman ρ and Kendall τ-b written out here in f64 for untied data (independent of `stats`).
+fn rho_untied(x: &[f64], y: &[f64]) -> f64 {
+    let rank = |v: &[f64]| -> Vec<f64> { v.iter().map(|a| v.iter().filter(|b| *b < a).count() as f64).collect() };
+    let (rx, ry) = (rank(x), rank(y));
+    let n = x.len() as f64;
+    let d2: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - b).powi(2)).sum();
+    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
+}
+
+fn tau_untied(x: &[f64], y: &[f64]) -> f64 {
+    let (mut c, mut d) = (0.0, 0.0);
+    for i in 0..x.len() {
+        for j in i + 1..x.len() {
+            let s = (x[i] - x[j]) * (y[i] - y[j]);
+            if s > 0.0 { c += 1.0 } else { d += 1.0 }
+        }
+    }
+    (c - d) / (c + d)
+}
+
+#[test]
+fn the_objective_kendall_folds_and_parsimony_are_what_they_say() {
+    use lpzero::search::fitness::{folds, Objective, RankCorrelation};
+    // Nine architectures; W's score is a scrambled function of quality.
+    let w = [3.0, 1.0, 4.0, 1.5, 5.0, 9.0, 2.0, 6.0, 5.5];
+    let data: Vec<ProxyInputs> = w.iter().map(|&v| inputs(v as f32, 1.0)).collect();
+    let truth: Vec<f64> = (1..=9).map(|k| k as f64).collect();
+    let ids: Vec<String> = (0..9).map(|k| k.to_string()).collect();
+    let proxy = lpzero::lang::Proxy::parse("sum(abs(W))").unwrap();
+    // sum(abs(W)) = 4 v: the same order as w.
+    let kendall = Objective { correlation: RankCorrelation::Kendall, ..Objective::default() };
+    let mut set = SearchSet::new(&data, ids.clone(), truth.clone()).with_objective(kendall, 0);
+    let Fitness::Rho(t) = set.fitness(&proxy.typed) else { panic!("valid") };
+    assert!((t - tau_untied(&w, &truth)).abs() < 1e-12, "{t}");
+    // Three folds: disjoint, covering, three each, fixed by the seed; fitness the mean of the
+    // folds' ρ.
+    let f = folds(9, 3, 7);
+    let mut all: Vec<usize> = f.concat();
+    all.sort_unstable();
+    assert_eq!(all, (0..9).collect::<Vec<_>>());
+    assert!(f.iter().all(|x| x.len() == 3));
+    assert_eq!(f, folds(9, 3, 7));
+    assert_ne!(f, folds(9, 3, 8));
+    let three = Objective { folds: 3, ..Objective::default() };
+    let mut set = SearchSet::new(&data, ids.clone(), truth.clone()).with_objective(three, 7);
+    let want = f.iter().map(|fold| rho_untied(&fold.iter().map(|&i| w[i]).collect::<Vec<_>>(), &fold.iter().map(|&i| truth[i]).collect::<Vec<_>>())).sum::<f64>() / 3.0;
+    let Fitness::Rho(r) = set.fitness(&proxy.typed) else { panic!("valid") };
+    assert!((r - want).abs() < 1e-12, "{r} vs {want}");
+    assert!((set.spearman(&proxy.typed).unwrap() - rho_untied(&w, &truth)).abs() < 1e-12, "the whole set's ρ beside it");
+    assert!(three.check(9).is_ok() && Objective { folds: 4, ..three }.check(9).is_err(), "fewer than 3 per fold");
+    assert!(Objective { parsimony: -1.0, ..three }.check(9).is_err());
+    // Parsimony: every member's fitness is its ρ minus λ × its tree size.
+    let lambda = 0.01;
+    let data: Vec<ProxyInputs> = (1..=6).map(|k| inputs(k as f32, (k * k % 5) as f32 + 0.5)).collect();
+    let truth: Vec<f64> = (1..=6).map(|k| k as f64).collect();
+    let config = SearchConfig {
+        space: SearchSpace { shape: ShapeKind::Template { n_unary: 2 }, inputs: vec![InputId::W, InputId::G], unary: paper_unary_ops(), binary: BinOp::ALL.to_vec(), rps: true },
+        population: 8,
+        iterations: 0,
+        crossover: 0.5,
+        mutation: 0.5,
+        parent_pool: 0.3,
+        seed: 3,
+        random_search: false,
+        objective: Objective { parsimony: lambda, ..Objective::default() },
+    };
+    let mut set = SearchSet::new(&data, (0..6).map(|k| k.to_string()).collect(), truth.clone());
+    let (s, _) = Search::start(config, &mut set).unwrap();
+    let members = s.state.population.clone();
+    drop(s);
+    for m in &members {
+        let p = lpzero::lang::Proxy::parse(&m.text).unwrap();
+        let size = lpzero::lang::parse_expr(&m.text).unwrap().size() as f64;
+        let rho = set.spearman(&p.typed).unwrap();
+        assert!((m.fitness.rho().unwrap() - (rho - lambda * size)).abs() < 1e-12, "{}: {:?} vs {rho} − {lambda} × {size}", m.text, m.fitness);
+    }
 }

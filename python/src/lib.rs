@@ -221,6 +221,15 @@ fn evolve(py: Python<'_>, inputs: Vec<PyRef<'_, RawInputs>>, ids: Vec<String>, t
         parent_pool: num("parent_pool", 0.1),
         seed,
         random_search: o.get("random_search").and_then(|v| v.as_bool()).unwrap_or(false),
+        objective: lpzero::search::fitness::Objective {
+            correlation: match o.get("fitness").and_then(|v| v.as_str()).unwrap_or("spearman") {
+                "spearman" => lpzero::search::fitness::RankCorrelation::Spearman,
+                "kendall" => lpzero::search::fitness::RankCorrelation::Kendall,
+                other => return Err(value_error(format!("fitness `{other}`: spearman or kendall"))),
+            },
+            folds: int("folds", 0),
+            parsimony: num("parsimony", 0.0),
+        },
     };
     let n = inputs.len();
     let source = memory_source(inputs, ids, truth, baselines)?;

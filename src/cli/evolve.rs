@@ -8,6 +8,7 @@ use crate::lang::syntax::BinOp;
 use crate::lang::table::InputId;
 use crate::search::candidate::{paper_unary_ops, SearchSpace, ShapeKind};
 use crate::search::run::{self, Outcome, RunOptions, RunSettings, Start};
+use crate::search::fitness::{Objective, RankCorrelation};
 use crate::search::SearchConfig;
 use crate::stop::Stop;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,15 @@ pub enum ShapeArg {
     Template,
     /// Any well-typed tree up to `--max-size` nodes.
     Free,
+}
+
+/// The correlation `evolve` maximises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FitnessArg {
+    /// Spearman ρ (the paper's).
+    Spearman,
+    /// Kendall τ-b.
+    Kendall,
 }
 
 /// Arguments of `lpzero evolve`.
@@ -89,6 +99,16 @@ pub struct EvolveArgs {
     /// with `--resume`): splits a long search into sessions.
     #[arg(long, value_name = "N")]
     pub stop_after: Option<usize>,
+    /// The correlation the search maximises.
+    #[arg(long, value_enum, default_value_t = FitnessArg::Spearman)]
+    pub fitness: FitnessArg,
+    /// Maximise the mean correlation over K seeded folds of the search set instead of the
+    /// correlation on all of it (a proxy must rank every fold well).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub folds: usize,
+    /// Subtract this much per node of the candidate's syntax tree from its fitness.
+    #[arg(long, value_name = "λ", default_value_t = 0.0)]
+    pub parsimony: f64,
     /// Output format of the final summary.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -127,6 +147,14 @@ fn config(args: &EvolveArgs) -> anyhow::Result<SearchConfig> {
         parent_pool: args.parent_pool,
         seed: args.model.seed,
         random_search: args.random_search,
+        objective: Objective {
+            correlation: match args.fitness {
+                FitnessArg::Spearman => RankCorrelation::Spearman,
+                FitnessArg::Kendall => RankCorrelation::Kendall,
+            },
+            folds: args.folds,
+            parsimony: args.parsimony,
+        },
     })
 }
 
@@ -191,7 +219,17 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
             let f3 = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
             let c = &summary.counters;
             let mut out = std::io::stdout().lock();
-            writeln!(out, "best on the search set ({} architectures): ρ = {}", summary.search_archs, f3(summary.best.search_spearman))?;
+            match summary.best.search_fitness {
+                Some(f) => writeln!(
+                    out,
+                    "best on the search set ({} architectures): {} = {}, ρ = {}",
+                    summary.search_archs,
+                    summary.config.objective.describe(),
+                    f3(Some(f)),
+                    f3(summary.best.search_spearman)
+                )?,
+                None => writeln!(out, "best on the search set ({} architectures): ρ = {}", summary.search_archs, f3(summary.best.search_spearman))?,
+            }
             writeln!(out, "  {}", summary.best.text)?;
             writeln!(
                 out,

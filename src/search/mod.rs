@@ -42,6 +42,9 @@ pub struct SearchConfig {
     pub seed: u64,
     /// Random search: each offspring is a fresh random candidate instead.
     pub random_search: bool,
+    /// What is maximised (the paper's Spearman ρ unless set; absent in older checkpoints).
+    #[serde(default, skip_serializing_if = "fitness::Objective::is_default")]
+    pub objective: fitness::Objective,
 }
 
 /// One member of the population.
@@ -230,7 +233,11 @@ impl<'s, 'a> Search<'s, 'a> {
             self.state.counters.reused += 1;
             return (f.clone(), true);
         }
-        let f = self.set.fitness(&e.typed);
+        let parsimony = self.state.config.objective.parsimony;
+        let f = match self.set.fitness(&e.typed) {
+            Fitness::Rho(r) if parsimony != 0.0 => Fitness::Rho(r - parsimony * e.expr.size() as f64),
+            f => f,
+        };
         self.state.counters.evaluations += 1;
         if f.rho().is_some() {
             self.state.counters.valid += 1;
@@ -247,6 +254,11 @@ impl<'s, 'a> Search<'s, 'a> {
     fn mean(&self) -> Option<f64> {
         let v: Vec<f64> = self.state.population.iter().filter_map(|i| i.fitness.rho()).collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+
+    /// The search set.
+    pub fn set_mut(&mut self) -> &mut SearchSet<'a> {
+        self.set
     }
 
     /// The best member.

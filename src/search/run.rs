@@ -150,8 +150,11 @@ impl Default for RunOptions {
 pub struct Best {
     /// Its canonical text.
     pub text: String,
-    /// Its ρ on the search set.
+    /// Its Spearman ρ on the search set.
     pub search_spearman: Option<f64>,
+    /// Its fitness, when the objective is not Spearman ρ ([`super::fitness::Objective`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_fitness: Option<f64>,
 }
 
 /// One row of the held-out table: a proxy or a baseline.
@@ -248,6 +251,11 @@ pub fn split_of<S>(settings: &RunSettings<S>, total: usize) -> (Vec<usize>, Vec<
     (search, held)
 }
 
+/// Spearman ρ of a proxy on the search's set.
+fn set_spearman(search: &mut Search<'_, '_>, p: &Proxy) -> Option<f64> {
+    search.set_mut().spearman(&p.typed)
+}
+
 fn write(path: &Path, text: &str) -> Result<(), RunError> {
     crate::fsutil::write_atomic(path, text.as_bytes()).map_err(io(path))
 }
@@ -271,6 +279,7 @@ pub fn evolve<S: Serialize + Clone>(
     if search_idx.len() < 3 {
         return Err(RunError::Config(format!("the search set needs at least 3 architectures (--search-archs), and the source has {}", source.len())));
     }
+    config.objective.check(search_idx.len()).map_err(RunError::Config)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let info = source.info();
     let label = mode_label(config.space.rps, config.random_search);
@@ -287,7 +296,7 @@ pub fn evolve<S: Serialize + Clone>(
         memory as f64 / (1u64 << 30) as f64
     ));
     let gather_seconds = loaded.seconds;
-    let mut set = SearchSet::new(&loaded.inputs, loaded.ids.clone(), loaded.truth.clone());
+    let mut set = SearchSet::new(&loaded.inputs, loaded.ids.clone(), loaded.truth.clone()).with_objective(config.objective, config.seed);
     // 2. The search.
     let history_path = dir.join("history.jsonl");
     let (mut search, mut history) = match start {
@@ -332,6 +341,10 @@ pub fn evolve<S: Serialize + Clone>(
     progress.finish();
     save(&search, &history)?;
     let best = search.best().clone();
+    let best_spearman = match Proxy::parse(&best.text) {
+        Ok(p) if !config.objective.is_default() => set_spearman(&mut search, &p),
+        _ => best.fitness.rho(),
+    };
     let counters = search.state.counters.clone();
     let search_seconds = search.state.seconds;
     drop(search);
@@ -354,7 +367,7 @@ pub fn evolve<S: Serialize + Clone>(
     let header = format!(
         "# Evolved by lpzero {} `evolve` ({label}).\n# benchmark: {} ({}); {settings_text}\n\
          # seed {}; population {}, iterations {}, crossover {}, mutation {}, parent pool {}, {:?}, inputs {}, RPS {}\n\
-         # search set: {} architectures, Spearman {}\n# held-out: {} of {} architectures valid, Spearman {}, Kendall {}{}\n",
+         # search set: {} architectures, Spearman {}{}\n# held-out: {} of {} architectures valid, Spearman {}, Kendall {}{}\n",
         env!("CARGO_PKG_VERSION"),
         info.bench,
         info.family.as_deref().unwrap_or("inputs"),
@@ -368,7 +381,8 @@ pub fn evolve<S: Serialize + Clone>(
         config.space.inputs.iter().map(|i| table::input(*i).name).collect::<Vec<_>>().join(" "),
         if config.space.rps { "on" } else { "off" },
         search_idx.len(),
-        f4(best.fitness.rho()),
+        f4(best_spearman),
+        if config.objective.is_default() { String::new() } else { format!(" (fitness: {} = {})", config.objective.describe(), f4(best.fitness.rho())) },
         evolved.valid,
         evolved.total,
         f4(evolved.spearman),
@@ -410,6 +424,7 @@ pub fn evolve<S: Serialize + Clone>(
             total: b.correlation.total,
         }))
         .collect();
+    let search_fitness = (!config.objective.is_default()).then(|| best.fitness.rho()).flatten();
     let summary = Summary {
         source: info,
         mode: label,
@@ -417,7 +432,7 @@ pub fn evolve<S: Serialize + Clone>(
         search_archs: search_idx.len(),
         heldout_archs: report.ids.len(),
         heldout_interrupted: report.interrupted,
-        best: Best { text: best.text.clone(), search_spearman: best.fitness.rho() },
+        best: Best { text: best.text.clone(), search_spearman: best_spearman, search_fitness },
         heldout: rows,
         counters,
         seconds: Seconds { gather_search_set: gather_seconds, search: search_seconds, heldout: held_seconds },
