@@ -221,9 +221,9 @@ fn the_objective_kendall_folds_and_parsimony_are_what_they_say() {
     let want = f.iter().map(|fold| rho_untied(&fold.iter().map(|&i| w[i]).collect::<Vec<_>>(), &fold.iter().map(|&i| truth[i]).collect::<Vec<_>>())).sum::<f64>() / 3.0;
     let Fitness::Rho(r) = set.fitness(&proxy.typed) else { panic!("valid") };
     assert!((r - want).abs() < 1e-12, "{r} vs {want}");
-    assert!((set.spearman(&proxy.typed).unwrap() - rho_untied(&w, &truth)).abs() < 1e-12, "the whole set's ρ beside it");
-    assert!(three.check(9).is_ok() && Objective { folds: 4, ..three }.check(9).is_err(), "fewer than 3 per fold");
-    assert!(Objective { parsimony: -1.0, ..three }.check(9).is_err());
+    assert!((set.spearman(&proxy.typed)[0].unwrap() - rho_untied(&w, &truth)).abs() < 1e-12, "the whole set's ρ beside it");
+    assert!(three.check(&[9]).is_ok() && Objective { folds: 4, ..three }.check(&[9]).is_err(), "fewer than 3 per fold");
+    assert!(Objective { parsimony: -1.0, ..three }.check(&[9]).is_err());
     // Parsimony: every member's fitness is its ρ minus λ × its tree size.
     let lambda = 0.01;
     let data: Vec<ProxyInputs> = (1..=6).map(|k| inputs(k as f32, (k * k % 5) as f32 + 0.5)).collect();
@@ -246,7 +246,63 @@ fn the_objective_kendall_folds_and_parsimony_are_what_they_say() {
     for m in &members {
         let p = lpzero::lang::Proxy::parse(&m.text).unwrap();
         let size = lpzero::lang::parse_expr(&m.text).unwrap().size() as f64;
-        let rho = set.spearman(&p.typed).unwrap();
+        let rho = set.spearman(&p.typed)[0].unwrap();
         assert!((m.fitness.rho().unwrap() - (rho - lambda * size)).abs() < 1e-12, "{}: {:?} vs {rho} − {lambda} × {size}", m.text, m.fitness);
     }
+}
+
+#[test]
+fn several_benchmarks_are_searched_at_once_with_the_worst_or_the_mean_fitness() {
+    use lpzero::search::fitness::{Combine, Objective};
+    // Two benchmarks of five: W ranks the first perfectly and the second backwards but one pair.
+    let w = [1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 4.0, 3.0, 1.0, 2.0];
+    let data: Vec<ProxyInputs> = w.iter().map(|&v| inputs(v as f32, 1.0)).collect();
+    let truth: Vec<f64> = [1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0].to_vec();
+    let ids: Vec<String> = (0..10).map(|k| k.to_string()).collect();
+    let proxy = lpzero::lang::Proxy::parse("sum(abs(W))").unwrap();
+    let (r1, r2) = (rho_untied(&w[..5], &truth[..5]), rho_untied(&w[5..], &truth[5..]));
+    assert_eq!(r1, 1.0);
+    for (combine, want) in [(Combine::Worst, r1.min(r2)), (Combine::Mean, (r1 + r2) / 2.0)] {
+        let objective = Objective { combine, ..Objective::default() };
+        let mut set = SearchSet::new(&data, ids.clone(), truth.clone()).with_groups(&[5, 5]).with_objective(objective, 0);
+        assert_eq!(set.benchmarks(), 2);
+        let Fitness::Rho(f) = set.fitness(&proxy.typed) else { panic!("valid") };
+        assert!((f - want).abs() < 1e-12, "{combine:?}: {f} vs {want}");
+        let by_bench = set.spearman(&proxy.typed);
+        assert!((by_bench[0].unwrap() - r1).abs() < 1e-12 && (by_bench[1].unwrap() - r2).abs() < 1e-12);
+    }
+    // A proxy constant on one benchmark is invalid.
+    let data: Vec<ProxyInputs> = [1.0, 2.0, 3.0, 4.0, 4.0, 4.0].iter().map(|&v| inputs(v as f32, 1.0)).collect();
+    let mut set = SearchSet::new(&data, (0..6).map(|k| k.to_string()).collect(), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]).with_groups(&[3, 3]);
+    assert!(matches!(set.fitness(&proxy.typed), Fitness::Invalid(r) if r.contains("benchmark 2")));
+
+    // End to end: two benchmark files, the held-out table of each.
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("evolve_several");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let a = write_bench(&tmp.join("a"));
+    let b = write_bench(&tmp.join("b"));
+    let out_dir = tmp.join("run");
+    let out = lpzero(&[
+        "evolve", "--bench", a.to_str().unwrap(), "--bench", b.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--search-archs", "6",
+        "--population", "8", "--iterations", "10", "--batch", "2", "--seq-len", "16", "--seed", "3", "--read", "A,H,W,G", "--combine", "mean",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("also searched on") && stdout.contains("the mean over 2 benchmarks of Spearman ρ"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["also"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["also"][0]["search_archs"], 6);
+    assert_eq!(summary["also"][0]["heldout_report"]["architectures"], 4);
+    // The same data twice: the same held-out numbers on both, and the fitness is their ρ.
+    assert_eq!(summary["also"][0]["heldout"][0]["spearman"], summary["heldout"][0]["spearman"]);
+    assert_eq!(summary["best"]["search_fitness"], summary["best"]["search_spearman"]);
+    assert!(std::fs::read_to_string(out_dir.join("best.proxy")).unwrap().contains("# also searched on: "));
+    // The checkpoint keeps both benchmarks: a resume reopens them.
+    let more = lpzero(&["evolve", "--resume", out_dir.to_str().unwrap(), "--iterations", "12"]);
+    assert!(more.status.success(), "{}", String::from_utf8_lossy(&more.stderr));
+    assert!(String::from_utf8_lossy(&more.stdout).contains("also searched on"));
+    // Other commands take one benchmark.
+    let rank = lpzero(&["rank", "--bench", a.to_str().unwrap(), "--bench", b.to_str().unwrap(), "-e", "sum(W)"]);
+    assert_eq!(rank.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&rank.stderr).contains("only `evolve`"));
 }

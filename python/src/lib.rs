@@ -229,13 +229,14 @@ fn evolve(py: Python<'_>, inputs: Vec<PyRef<'_, RawInputs>>, ids: Vec<String>, t
             },
             folds: int("folds", 0),
             parsimony: num("parsimony", 0.0),
+            combine: lpzero::search::fitness::Combine::Worst,
         },
     };
     let n = inputs.len();
     let source = memory_source(inputs, ids, truth, baselines)?;
-    let settings = RunSettings { source: MemorySpec { memory: n }, search_archs: opt_int("search_archs"), heldout_archs: opt_int("heldout_archs"), seed, compare: vec![], version: env!("CARGO_PKG_VERSION").into() };
+    let settings = RunSettings { source: MemorySpec { memory: n }, also: vec![], search_archs: opt_int("search_archs"), heldout_archs: opt_int("heldout_archs"), seed, compare: vec![], version: env!("CARGO_PKG_VERSION").into() };
     let outcome = py
-        .detach(move || run::evolve(&out, &settings, Start::New(config), &source, &Stop::new(), &Silent, &RunOptions::default()))
+        .detach(move || run::evolve(&out, &settings, Start::New(config), &[&source], &Stop::new(), &Silent, &RunOptions::default()))
         .map_err(value_error)?;
     match outcome {
         Outcome::Finished(s) => Ok(serde_json::to_string(&s).expect("plain data")),

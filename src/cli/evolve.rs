@@ -8,7 +8,7 @@ use crate::lang::syntax::BinOp;
 use crate::lang::table::InputId;
 use crate::search::candidate::{paper_unary_ops, SearchSpace, ShapeKind};
 use crate::search::run::{self, Outcome, RunOptions, RunSettings, Start};
-use crate::search::fitness::{Objective, RankCorrelation};
+use crate::search::fitness::{Combine, Objective, RankCorrelation};
 use crate::search::SearchConfig;
 use crate::stop::Stop;
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,15 @@ pub enum FitnessArg {
     Spearman,
     /// Kendall τ-b.
     Kendall,
+}
+
+/// How `evolve` combines several benchmarks' fitness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CombineArg {
+    /// The worst benchmark's.
+    Worst,
+    /// The mean over the benchmarks.
+    Mean,
 }
 
 /// Arguments of `lpzero evolve`.
@@ -109,6 +118,9 @@ pub struct EvolveArgs {
     /// Subtract this much per node of the candidate's syntax tree from its fitness.
     #[arg(long, value_name = "λ", default_value_t = 0.0)]
     pub parsimony: f64,
+    /// With several --bench: the fitness is the worst benchmark's, or the mean over them.
+    #[arg(long, value_enum, default_value_t = CombineArg::Worst)]
+    pub combine: CombineArg,
     /// Output format of the final summary.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -154,6 +166,10 @@ fn config(args: &EvolveArgs) -> anyhow::Result<SearchConfig> {
             },
             folds: args.folds,
             parsimony: args.parsimony,
+            combine: match args.combine {
+                CombineArg::Worst => Combine::Worst,
+                CombineArg::Mean => Combine::Mean,
+            },
         },
     })
 }
@@ -173,8 +189,11 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         }
         None => {
             let dir = args.out.clone().expect("clap requires --out without --resume");
+            let mut specs = args.source.specs(&args.model)?;
+            let first = specs.remove(0);
             let settings = RunSettings {
-                source: args.source.spec(&args.model)?,
+                source: first,
+                also: specs,
                 search_archs: args.search_archs,
                 heldout_archs: args.heldout_archs,
                 seed: args.model.seed,
@@ -187,6 +206,8 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
     let reporter = Reporter::new();
     let stop = Stop::process();
     let source = settings.source.open(settings.seed, &args.cache.settings(), &stop, &reporter)?;
+    let others = settings.also.iter().map(|s| s.open(settings.seed, &args.cache.settings(), &stop, &reporter)).collect::<Result<Vec<_>, _>>()?;
+    let sources: Vec<&dyn crate::source::Source> = std::iter::once(&*source).chain(others.iter().map(|s| &**s)).collect();
     let (search, held) = run::split_of(&settings, source.len());
     let (rps, random) = match &start {
         Start::New(c) => (c.space.rps, c.random_search),
@@ -198,8 +219,12 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
         run::mode_label(rps, random),
         settings.source.label(), search.len(), held.len(), settings_line(&source.info())
     );
+    for (spec, s) in settings.also.iter().zip(&others) {
+        let (search, held) = run::split_of(&settings, s.len());
+        eprintln!("  and on {} ({} search / {} held-out architectures; {})", spec.label(), search.len(), held.len(), settings_line(&s.info()));
+    }
     let opts = RunOptions { stop_after: args.stop_after, ..RunOptions::default() };
-    let summary = match run::evolve(&dir, &settings, start, &*source, &stop, &reporter, &opts)? {
+    let summary = match run::evolve(&dir, &settings, start, &sources, &stop, &reporter, &opts)? {
         Outcome::Stopped { gathering: true, .. } => {
             eprintln!("interrupted while gathering the search set; nothing to resume yet (gathered inputs are in the cache)");
             return Err(super::Interrupted.into());
@@ -224,7 +249,7 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
                     out,
                     "best on the search set ({} architectures): {} = {}, ρ = {}",
                     summary.search_archs,
-                    summary.config.objective.describe(),
+                    summary.config.objective.describe(1 + summary.also.len()),
                     f3(Some(f)),
                     f3(summary.best.search_spearman)
                 )?,
@@ -240,6 +265,13 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
             writeln!(out, "{:<36} {:>8} {:>8} {:>9}", "", "ρ", "τ", "valid")?;
             for r in &summary.heldout {
                 writeln!(out, "{:<36} {:>8} {:>8} {:>9}", r.name, f3(r.spearman), f3(r.kendall), format!("{}/{}", r.valid, r.total))?;
+            }
+            for a in &summary.also {
+                writeln!(out, "\nalso searched on {} (search ρ {}); held-out set ({} architectures):", a.source.bench, f3(a.search_spearman), a.heldout_report.ids.len())?;
+                writeln!(out, "{:<36} {:>8} {:>8} {:>9}", "", "ρ", "τ", "valid")?;
+                for r in &a.heldout {
+                    writeln!(out, "{:<36} {:>8} {:>8} {:>9}", r.name, f3(r.spearman), f3(r.kendall), format!("{}/{}", r.valid, r.total))?;
+                }
             }
             writeln!(out, "\nwrote {}/{{best.proxy, history.jsonl, convergence.svg, convergence.png, summary.json}}", dir.display())?;
             if let Some(p) = summary.peak_memory_bytes {

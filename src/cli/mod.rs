@@ -84,9 +84,10 @@ pub struct BenchSel {
 /// ground-truth table.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceSel {
-    /// A benchmark (see `params --bench`); this or `--inputs` is needed.
+    /// A benchmark (see `params --bench`); this or `--inputs` is needed. `evolve` takes several
+    /// (`--bench A --bench B`) and searches for a proxy that ranks all of them.
     #[arg(long, conflicts_with = "inputs")]
-    pub bench: Option<PathBuf>,
+    pub bench: Vec<PathBuf>,
     /// The benchmark's model family, where its files do not say.
     #[arg(long, value_enum)]
     pub family: Option<FamilyRef>,
@@ -107,17 +108,26 @@ pub struct SourceSel {
 }
 
 impl SourceSel {
-    /// The library's description of the source.
+    /// The library's description of the source (one `--bench` at most).
     pub fn spec(&self, model: &ModelArgs) -> anyhow::Result<crate::gather::source::SourceSpec> {
+        if self.bench.len() > 1 {
+            anyhow::bail!("{} --bench given: only `evolve` works on several benchmarks at once", self.bench.len());
+        }
+        self.specs(model).map(|mut v| v.remove(0))
+    }
+
+    /// The library's description of each source: every `--bench` (the first first), or the
+    /// `--inputs` folder.
+    pub fn specs(&self, model: &ModelArgs) -> anyhow::Result<Vec<crate::gather::source::SourceSpec>> {
         use crate::gather::source::SourceSpec;
-        Ok(match (&self.bench, &self.inputs) {
-            (Some(b), _) => SourceSpec::Bench(model.spec(&BenchSel { bench: b.clone(), family: self.family })),
-            (None, Some(i)) => SourceSpec::Inputs(crate::source::files::InputsSpec {
+        Ok(match (self.bench.first(), &self.inputs) {
+            (Some(_), _) => self.bench.iter().map(|b| SourceSpec::Bench(model.spec(&BenchSel { bench: b.clone(), family: self.family }))).collect(),
+            (None, Some(i)) => vec![SourceSpec::Inputs(crate::source::files::InputsSpec {
                 inputs: i.clone(),
                 truth: self.truth.clone(),
                 truth_column: self.truth_column.clone(),
                 lower_is_better: self.lower_is_better,
-            }),
+            })],
             (None, None) => anyhow::bail!("say what to work on: --bench PATH (a benchmark) or --inputs DIR (a folder of inputs files)"),
         })
     }

@@ -27,9 +27,21 @@ pub enum RankCorrelation {
     Kendall,
 }
 
+/// How the fitness on several benchmarks' search sets becomes one number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// The worst benchmark's (a proxy must transfer to all of them).
+    #[default]
+    Worst,
+    /// The mean over the benchmarks.
+    Mean,
+}
+
 /// What a search maximises: the correlation of a candidate's scores with ground truth on the
 /// search set, or its mean over `folds` seeded folds of it (every fold must be ranked well, not
-/// the set on average), minus `parsimony` × the candidate's tree size. The default is the paper's
+/// the set on average), minus `parsimony` × the candidate's tree size; with several benchmarks,
+/// that correlation on each one's search set, combined by `combine`. The default is the paper's
 /// (Spearman ρ on the whole set, no penalty).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Objective {
@@ -42,6 +54,9 @@ pub struct Objective {
     /// Subtracted per node of the candidate's syntax tree.
     #[serde(default)]
     pub parsimony: f64,
+    /// How several benchmarks' values become one.
+    #[serde(default)]
+    pub combine: Combine,
 }
 
 impl Objective {
@@ -50,26 +65,32 @@ impl Objective {
         *self == Objective::default()
     }
 
-    /// A short description: "Spearman ρ", "mean Kendall τ over 5 folds − 0.01 × size".
-    pub fn describe(&self) -> String {
+    /// A short description for a search over `benchmarks` search sets: "Spearman ρ", "mean
+    /// Kendall τ over 5 folds − 0.01 × size", "the worst over 2 benchmarks of Spearman ρ".
+    pub fn describe(&self, benchmarks: usize) -> String {
         let c = match self.correlation {
             RankCorrelation::Spearman => "Spearman ρ",
             RankCorrelation::Kendall => "Kendall τ",
         };
         let mut s = if self.folds > 1 { format!("mean {c} over {} folds", self.folds) } else { c.to_owned() };
+        if benchmarks > 1 {
+            s = format!("{} over {benchmarks} benchmarks of {s}", if self.combine == Combine::Worst { "the worst" } else { "the mean" });
+        }
         if self.parsimony != 0.0 {
             s.push_str(&format!(" − {} × size", self.parsimony));
         }
         s
     }
 
-    /// Checks the settings.
-    pub fn check(&self, set_len: usize) -> Result<(), String> {
+    /// Checks the settings for search sets of these sizes.
+    pub fn check(&self, set_lens: &[usize]) -> Result<(), String> {
         if !self.parsimony.is_finite() || self.parsimony < 0.0 {
             return Err(format!("--parsimony must be a finite number ≥ 0, got {}", self.parsimony));
         }
-        if self.folds > 1 && set_len / self.folds < 3 {
-            return Err(format!("--folds {} leaves fewer than 3 of the {set_len} search architectures in a fold", self.folds));
+        for &n in set_lens {
+            if self.folds > 1 && n / self.folds < 3 {
+                return Err(format!("--folds {} leaves fewer than 3 of the {n} search architectures in a fold", self.folds));
+            }
         }
         Ok(())
     }
@@ -120,13 +141,23 @@ impl Fitness {
     }
 }
 
-/// The search set: one interpreter per architecture, and the ground truth.
+/// The search set: one interpreter per architecture, and the ground truth; with several
+/// benchmarks, their search sets one after another, each a [`Group`].
 pub struct SearchSet<'a> {
     interps: Vec<Interpreter<'a>>,
     ids: Vec<String>,
     truth: Vec<f64>,
     chunk: usize,
     objective: Objective,
+    groups: Vec<Group>,
+}
+
+/// One benchmark's architectures in a search set.
+#[derive(Clone, Debug)]
+struct Group {
+    /// Where its architectures are in the set.
+    range: std::ops::Range<usize>,
+    /// Its folds (positions within `range`), when the objective has folds.
     folds: Vec<Vec<usize>>,
 }
 
@@ -134,17 +165,42 @@ impl<'a> SearchSet<'a> {
     /// A search set over gathered inputs (one per architecture) with their ids and ground truth
     /// (higher is better).
     pub fn new(inputs: &'a [ProxyInputs], ids: Vec<String>, truth: Vec<f64>) -> Self {
-        let interps = inputs.iter().map(|i| Interpreter::new(i).with_memo_budget(0)).collect();
+        let interps: Vec<Interpreter<'a>> = inputs.iter().map(|i| Interpreter::new(i).with_memo_budget(0)).collect();
         let chunk = (rayon::current_num_threads() * 2).max(2);
-        SearchSet { interps, ids, truth, chunk, objective: Objective::default(), folds: vec![] }
+        let n = interps.len();
+        SearchSet { interps, ids, truth, chunk, objective: Objective::default(), groups: vec![Group { range: 0..n, folds: vec![] }] }
     }
 
-    /// The same set scored by `objective` (folds drawn from `seed`; the parsimony term is the
-    /// search's, which knows the trees).
+    /// The same set as the search sets of several benchmarks, of these sizes, in order (they must
+    /// add up to the set's size; ground truths need not share a scale, since each is correlated
+    /// on its own).
+    pub fn with_groups(mut self, sizes: &[usize]) -> Self {
+        assert_eq!(sizes.iter().sum::<usize>(), self.len(), "the groups cover the search set");
+        let mut start = 0;
+        self.groups = sizes
+            .iter()
+            .map(|&k| {
+                start += k;
+                Group { range: start - k..start, folds: vec![] }
+            })
+            .collect();
+        self
+    }
+
+    /// The same set scored by `objective` (each benchmark's folds drawn from `seed` and its
+    /// position; the parsimony term is the search's, which knows the trees).
     pub fn with_objective(mut self, objective: Objective, seed: u64) -> Self {
-        self.folds = if objective.folds > 1 { folds(self.len(), objective.folds, seed) } else { vec![] };
+        for (g, group) in self.groups.iter_mut().enumerate() {
+            let fold_seed = if g == 0 { seed } else { seed ^ (g as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) };
+            group.folds = if objective.folds > 1 { folds(group.range.len(), objective.folds, fold_seed) } else { vec![] };
+        }
         self.objective = objective;
         self
+    }
+
+    /// Number of benchmarks in the set.
+    pub fn benchmarks(&self) -> usize {
+        self.groups.len()
     }
 
     /// Number of architectures.
@@ -173,8 +229,9 @@ impl<'a> SearchSet<'a> {
     }
 
     /// The objective's correlation of the candidate's scores with ground truth (without the
-    /// parsimony term); invalid when it is invalid on any architecture or gives them (or a fold of
-    /// them) all the same score.
+    /// parsimony term): on each benchmark's search set (or the mean over its folds), combined
+    /// over benchmarks; invalid when it is invalid on any architecture or gives a benchmark's
+    /// architectures (or a fold of them) all the same score.
     pub fn fitness(&mut self, typed: &Typed) -> Fitness {
         let s = match self.scores(typed) {
             Err(reason) => return Fitness::Invalid(reason),
@@ -184,27 +241,39 @@ impl<'a> SearchSet<'a> {
             RankCorrelation::Spearman => spearman(x, y),
             RankCorrelation::Kendall => kendall_tau_b(x, y),
         };
-        if self.folds.is_empty() {
-            return match corr(&s, &self.truth) {
-                Some(r) if r.is_finite() => Fitness::Rho(r),
-                _ => Fitness::Invalid("the same score on every architecture".into()),
-            };
-        }
-        let mut sum = 0.0;
-        for (j, fold) in self.folds.iter().enumerate() {
-            let x: Vec<f64> = fold.iter().map(|&i| s[i]).collect();
-            let y: Vec<f64> = fold.iter().map(|&i| self.truth[i]).collect();
-            match corr(&x, &y) {
-                Some(r) if r.is_finite() => sum += r,
-                _ => return Fitness::Invalid(format!("the same score on every architecture of fold {}", j + 1)),
+        let several = self.groups.len() > 1;
+        let mut values = Vec::with_capacity(self.groups.len());
+        for (g, group) in self.groups.iter().enumerate() {
+            let (x, y) = (&s[group.range.clone()], &self.truth[group.range.clone()]);
+            let of = if several { format!(" of benchmark {}", g + 1) } else { String::new() };
+            if group.folds.is_empty() {
+                match corr(x, y) {
+                    Some(r) if r.is_finite() => values.push(r),
+                    _ => return Fitness::Invalid(format!("the same score on every architecture{of}")),
+                }
+                continue;
             }
+            let mut sum = 0.0;
+            for (j, fold) in group.folds.iter().enumerate() {
+                let fx: Vec<f64> = fold.iter().map(|&i| x[i]).collect();
+                let fy: Vec<f64> = fold.iter().map(|&i| y[i]).collect();
+                match corr(&fx, &fy) {
+                    Some(r) if r.is_finite() => sum += r,
+                    _ => return Fitness::Invalid(format!("the same score on every architecture of fold {}{of}", j + 1)),
+                }
+            }
+            values.push(sum / group.folds.len() as f64);
         }
-        Fitness::Rho(sum / self.folds.len() as f64)
+        Fitness::Rho(match self.objective.combine {
+            Combine::Worst => values.iter().copied().fold(f64::INFINITY, f64::min),
+            Combine::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        })
     }
 
-    /// Spearman ρ of the candidate's scores on the whole set, whatever the objective (what
-    /// reports show beside it).
-    pub fn spearman(&mut self, typed: &Typed) -> Option<f64> {
-        self.scores(typed).ok().and_then(|s| spearman(&s, &self.truth))
+    /// Spearman ρ of the candidate's scores on each benchmark's whole search set, whatever the
+    /// objective (what reports show beside it).
+    pub fn spearman(&mut self, typed: &Typed) -> Vec<Option<f64>> {
+        let Ok(s) = self.scores(typed) else { return vec![None; self.groups.len()] };
+        self.groups.iter().map(|g| spearman(&s[g.range.clone()], &self.truth[g.range.clone()])).collect()
     }
 }

@@ -363,6 +363,15 @@ pub struct LoadedSet {
 }
 
 impl LoadedSet {
+    /// Appends another set's architectures after these.
+    pub fn append(&mut self, other: LoadedSet) {
+        self.inputs.extend(other.inputs);
+        self.ids.extend(other.ids);
+        self.truth.extend(other.truth);
+        self.seconds += other.seconds;
+        self.cached += other.cached;
+    }
+
     /// Bytes the inputs hold.
     pub fn bytes(&self) -> usize {
         self.inputs.iter().map(|i| i.numel() * 4).sum()

@@ -38,6 +38,9 @@ pub struct RunSettings<S> {
     /// How the source is made.
     #[serde(flatten)]
     pub source: S,
+    /// How the other benchmarks searched on at once are made (`evolve --bench A --bench B`).
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<S>,
     /// Architectures in the search set (`None`: the default for the source's size).
     #[serde(default)]
     pub search_archs: Option<usize>,
@@ -219,6 +222,25 @@ pub struct Summary {
     pub peak_memory_bytes: Option<u64>,
     /// The held-out ranking in full (per-architecture scores included).
     pub heldout_report: RankReport,
+    /// The other benchmarks searched on at once, when there were several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<AlsoBench>,
+}
+
+/// Another benchmark a run searched on (`evolve --bench A --bench B`): its search set and how the
+/// best proxy did on its held-out architectures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlsoBench {
+    /// The benchmark.
+    pub source: SourceInfo,
+    /// Architectures in its search set.
+    pub search_archs: usize,
+    /// The best proxy's Spearman ρ on its search set.
+    pub search_spearman: Option<f64>,
+    /// The evolved proxy, its family's paper proxy, and its baselines on its held-out architectures.
+    pub heldout: Vec<HeldoutRow>,
+    /// Its held-out ranking in full.
+    pub heldout_report: RankReport,
 }
 
 /// How a run ended.
@@ -251,22 +273,51 @@ pub fn split_of<S>(settings: &RunSettings<S>, total: usize) -> (Vec<usize>, Vec<
     (search, held)
 }
 
-/// Spearman ρ of a proxy on the search's set.
-fn set_spearman(search: &mut Search<'_, '_>, p: &Proxy) -> Option<f64> {
+/// Spearman ρ of a proxy on each benchmark's search set.
+fn set_spearman(search: &mut Search<'_, '_>, p: &Proxy) -> Vec<Option<f64>> {
     search.set_mut().spearman(&p.typed)
+}
+
+/// The held-out table of a report: its proxies, then its baselines.
+fn heldout_rows(report: &RankReport) -> Vec<HeldoutRow> {
+    report
+        .proxies
+        .iter()
+        .map(|p| HeldoutRow {
+            name: p.proxy.clone(),
+            text: Some(p.text.clone()),
+            baseline: false,
+            spearman: p.correlation.spearman,
+            kendall: p.correlation.kendall,
+            valid: p.correlation.valid,
+            total: p.correlation.total,
+        })
+        .chain(report.baselines.iter().map(|b| HeldoutRow {
+            name: b.baseline.clone(),
+            text: None,
+            baseline: true,
+            spearman: b.correlation.spearman,
+            kendall: b.correlation.kendall,
+            valid: b.correlation.valid,
+            total: b.correlation.total,
+        }))
+        .collect()
 }
 
 fn write(path: &Path, text: &str) -> Result<(), RunError> {
     crate::fsutil::write_atomic(path, text.as_bytes()).map_err(io(path))
 }
 
-/// Runs (or resumes) a search over `source` with its files in `dir`.
+/// Runs (or resumes) a search over `sources` with its files in `dir`: the first is the run's
+/// benchmark; with more (`evolve --bench A --bench B`), each is split the same way, the fitness
+/// combines the benchmarks' search sets ([`super::fitness::Objective::combine`]), and the best
+/// proxy is scored on every benchmark's held-out architectures.
 #[allow(clippy::too_many_arguments)]
 pub fn evolve<S: Serialize + Clone>(
     dir: &Path,
     settings: &RunSettings<S>,
     start: Start,
-    source: &dyn Source,
+    sources: &[&dyn Source],
     stop: &Stop,
     progress: &dyn Progress,
     opts: &RunOptions,
@@ -275,19 +326,35 @@ pub fn evolve<S: Serialize + Clone>(
         Start::New(c) => c.clone(),
         Start::Resume(s) => s.config.clone(),
     };
-    let (search_idx, held_idx) = split_of(settings, source.len());
-    if search_idx.len() < 3 {
-        return Err(RunError::Config(format!("the search set needs at least 3 architectures (--search-archs), and the source has {}", source.len())));
+    let source = sources[0];
+    let splits: Vec<(Vec<usize>, Vec<usize>)> = sources.iter().map(|s| split_of(settings, s.len())).collect();
+    for (s, (search_idx, _)) in sources.iter().zip(&splits) {
+        if search_idx.len() < 3 {
+            return Err(RunError::Config(format!("the search set needs at least 3 architectures (--search-archs), and {} has {}", s.info().bench, s.len())));
+        }
     }
-    config.objective.check(search_idx.len()).map_err(RunError::Config)?;
+    let (search_idx, held_idx) = splits[0].clone();
+    config.objective.check(&splits.iter().map(|s| s.0.len()).collect::<Vec<_>>()).map_err(RunError::Config)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let info = source.info();
     let label = mode_label(config.space.rps, config.random_search);
-    // 1. The search set, fetched once.
-    let search_set = Subset::new(source, search_idx.clone());
-    let Some(loaded) = load_set(&search_set, &config.space.inputs, stop, progress)? else {
-        return Ok(Outcome::Stopped { iteration: 0, gathering: true });
-    };
+    // 1. The search sets, fetched once, one after another in memory.
+    let mut loaded: Option<super::LoadedSet> = None;
+    let mut sizes = vec![];
+    for (s, (idx, _)) in sources.iter().zip(&splits) {
+        let Some(part) = load_set(&Subset::new(*s, idx.clone()), &config.space.inputs, stop, progress)? else {
+            return Ok(Outcome::Stopped { iteration: 0, gathering: true });
+        };
+        sizes.push(part.ids.len());
+        loaded = Some(match loaded {
+            None => part,
+            Some(mut all) => {
+                all.append(part);
+                all
+            }
+        });
+    }
+    let loaded = loaded.expect("at least one source");
     let memory = loaded.bytes();
     progress.note(&format!(
         "search set gathered in {:.1} s; its inputs ({}) hold {:.2} GiB",
@@ -296,7 +363,7 @@ pub fn evolve<S: Serialize + Clone>(
         memory as f64 / (1u64 << 30) as f64
     ));
     let gather_seconds = loaded.seconds;
-    let mut set = SearchSet::new(&loaded.inputs, loaded.ids.clone(), loaded.truth.clone()).with_objective(config.objective, config.seed);
+    let mut set = SearchSet::new(&loaded.inputs, loaded.ids.clone(), loaded.truth.clone()).with_groups(&sizes).with_objective(config.objective, config.seed);
     // 2. The search.
     let history_path = dir.join("history.jsonl");
     let (mut search, mut history) = match start {
@@ -341,10 +408,12 @@ pub fn evolve<S: Serialize + Clone>(
     progress.finish();
     save(&search, &history)?;
     let best = search.best().clone();
-    let best_spearman = match Proxy::parse(&best.text) {
-        Ok(p) if !config.objective.is_default() => set_spearman(&mut search, &p),
-        _ => best.fitness.rho(),
+    let several = sources.len() > 1;
+    let by_bench: Vec<Option<f64>> = match Proxy::parse(&best.text) {
+        Ok(p) if several || !config.objective.is_default() => set_spearman(&mut search, &p),
+        _ => vec![best.fitness.rho()],
     };
+    let best_spearman = by_bench[0];
     let counters = search.state.counters.clone();
     let search_seconds = search.state.seconds;
     drop(search);
@@ -359,6 +428,15 @@ pub fn evolve<S: Serialize + Clone>(
     let held_start = Instant::now();
     let heldout = Subset::new(source, held_idx);
     let report = rank(&heldout, &proxies, stop, progress)?;
+    let mut also = vec![];
+    for (k, s) in sources.iter().enumerate().skip(1) {
+        let mut theirs = vec![proxies[0].clone()];
+        if let Some(paper) = s.paper_proxy() {
+            theirs.extend(crate::lang::stdlib::definitions().into_iter().filter(|d| d.name == paper).map(Proxy::from));
+        }
+        let r = rank(&Subset::new(*s, splits[k].1.clone()), &theirs, stop, progress)?;
+        also.push(AlsoBench { source: s.info(), search_archs: splits[k].0.len(), search_spearman: by_bench[k], heldout: heldout_rows(&r), heldout_report: r });
+    }
     let held_seconds = held_start.elapsed().as_secs_f64();
     // 4. Files.
     let evolved = &report.proxies[0].correlation;
@@ -382,14 +460,31 @@ pub fn evolve<S: Serialize + Clone>(
         if config.space.rps { "on" } else { "off" },
         search_idx.len(),
         f4(best_spearman),
-        if config.objective.is_default() { String::new() } else { format!(" (fitness: {} = {})", config.objective.describe(), f4(best.fitness.rho())) },
+        if config.objective.is_default() && !several { String::new() } else { format!(" (fitness: {} = {})", config.objective.describe(sources.len()), f4(best.fitness.rho())) },
         evolved.valid,
         evolved.total,
         f4(evolved.spearman),
         f4(evolved.kendall),
         if report.interrupted { " (interrupted: partial held-out set)" } else { "" },
     );
-    write(&dir.join("best.proxy"), &format!("{header}evolved = {}\n", best.text))?;
+    let also_text: String = also
+        .iter()
+        .map(|a| {
+            let e = &a.heldout_report.proxies[0].correlation;
+            format!(
+                "# also searched on: {} ({}): {} search architectures, Spearman {}; held-out: {} of {} valid, Spearman {}, Kendall {}\n",
+                a.source.bench,
+                a.source.family.as_deref().unwrap_or("inputs"),
+                a.search_archs,
+                f4(a.search_spearman),
+                e.valid,
+                e.total,
+                f4(e.spearman),
+                f4(e.kendall)
+            )
+        })
+        .collect();
+    write(&dir.join("best.proxy"), &format!("{header}{also_text}evolved = {}\n", best.text))?;
     let mut series = vec![(label.clone(), history.iter().map(|r| r.best).collect::<Vec<_>>())];
     for other in &settings.compare {
         let h = read_history(other)?;
@@ -402,29 +497,8 @@ pub fn evolve<S: Serialize + Clone>(
     let title = format!("{}: search set of {} architectures, seed {}", crate::plot::short_name(&info.bench), search_idx.len(), config.seed);
     let stem = dir.join("convergence");
     crate::plot::write_svg_and_png(&stem, &super::plot::convergence(&title, &series, heldout_rho)).map_err(io(&stem.with_extension("png")))?;
-    let rows: Vec<HeldoutRow> = report
-        .proxies
-        .iter()
-        .map(|p| HeldoutRow {
-            name: p.proxy.clone(),
-            text: Some(p.text.clone()),
-            baseline: false,
-            spearman: p.correlation.spearman,
-            kendall: p.correlation.kendall,
-            valid: p.correlation.valid,
-            total: p.correlation.total,
-        })
-        .chain(report.baselines.iter().map(|b| HeldoutRow {
-            name: b.baseline.clone(),
-            text: None,
-            baseline: true,
-            spearman: b.correlation.spearman,
-            kendall: b.correlation.kendall,
-            valid: b.correlation.valid,
-            total: b.correlation.total,
-        }))
-        .collect();
-    let search_fitness = (!config.objective.is_default()).then(|| best.fitness.rho()).flatten();
+    let rows = heldout_rows(&report);
+    let search_fitness = (several || !config.objective.is_default()).then(|| best.fitness.rho()).flatten();
     let summary = Summary {
         source: info,
         mode: label,
@@ -438,6 +512,7 @@ pub fn evolve<S: Serialize + Clone>(
         seconds: Seconds { gather_search_set: gather_seconds, search: search_seconds, heldout: held_seconds },
         search_set_input_bytes: memory,
         peak_memory_bytes: super::peak_memory_bytes(),
+        also,
         heldout_report: report,
     };
     write(&dir.join("summary.json"), &serde_json::to_string_pretty(&summary).expect("the summary serialises"))?;
