@@ -298,9 +298,13 @@ fn rank_correlates_proxies_and_prints_baselines() {
     assert_eq!(lines.len(), 3);
     assert!(lines[0].starts_with("id,truth,sum(numel(P))"));
     assert!(lines[2].starts_with(&format!("1,65,{}", flexibert_fixture_counts()[1].0)));
+    // The scatter: the proxy beside the best architecture-only ordering, both on the two
+    // architectures, coloured by depth; and its PNG.
     let svg = std::fs::read_to_string(out_dir.join("plots/sum_numel_P__.svg")).unwrap();
-    assert_eq!(svg.matches("<circle").count(), 2);
-    assert!(svg.contains("Spearman ρ = 1.000"));
+    assert_eq!(svg.matches("2 of 2 valid").count(), 2, "{svg}");
+    assert!(svg.contains("ρ = 1.000") && svg.contains("layers, then hidden size") && svg.contains("colour: depth"));
+    let png = std::fs::read(out_dir.join("plots/sum_numel_P__.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // summary.json is the document --format json printed.
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary, v);
