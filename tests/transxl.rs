@@ -406,7 +406,9 @@ fn two_segments_with_memory_match_the_f64_reference() {
         assert_eq!(rec.heads[1].0.dims(), [2, 4, 4, 2]);
         assert_eq!(rec.ffn_act[0].0.dims(), [2, 4, 12]);
         assert_eq!(rec.ffn_act[1].0.dims(), [2, 4, 6]);
-        assert_eq!(rec.embeddings.as_ref().unwrap().0.dims(), [2, 4, 8]);
+        // The embeddings are recorded for their gradient (`J`) only, which a pass without
+        // autodiff does not have (the autodiff gather records them: tests/gather_need.rs).
+        assert!(rec.embeddings.is_none());
         for l in 0..2 {
             let got = host(rec.attn_probs[l].clone());
             assert!(got.iter().zip(&want2.probs[l]).all(|(g, w)| (g - w).abs() < 1e-4), "attention probabilities of layer {l}");
