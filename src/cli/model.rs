@@ -282,7 +282,7 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
                 "{label} {}: {} parameters, loss {}, gathered in {:.2} s (batch {} × {}, seed {}, corpus {})",
                 report.arch,
                 report.params,
-                report.loss.map_or("-".to_owned(), |l| format!("{l:.4}")),
+                report.loss.map_or("- (the proxies read weights only: no pass over the minibatch)".to_owned(), |l| format!("{l:.4}")),
                 report.gather_seconds, report.batch, report.seq_len, report.seed, report.corpus
             );
             for p in &report.proxies {
