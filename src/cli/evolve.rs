@@ -247,10 +247,12 @@ pub fn evolve(args: &EvolveArgs) -> anyhow::Result<()> {
             match summary.best.search_fitness {
                 Some(f) => writeln!(
                     out,
-                    "best on the search set ({} architectures): {} = {}, ρ = {}",
+                    "best on the search set ({} architectures{}): {} = {}, ρ{} = {}",
                     summary.search_archs,
+                    if summary.also.is_empty() { String::new() } else { format!(" of each of {} benchmarks", 1 + summary.also.len()) },
                     summary.config.objective.describe(1 + summary.also.len()),
                     f3(Some(f)),
+                    if summary.also.is_empty() { String::new() } else { format!(" on {}", crate::plot::short_name(&summary.source.bench)) },
                     f3(summary.best.search_spearman)
                 )?,
                 None => writeln!(out, "best on the search set ({} architectures): ρ = {}", summary.search_archs, f3(summary.best.search_spearman))?,
