@@ -378,7 +378,7 @@ fn rank_shard(
     eprintln!("shard {shard}: {} of the {} architectures", mine.len(), source.len());
     let parts: Vec<_> = sources.iter().map(|s| crate::source::Subset::new(*s, mine.clone())).collect();
     let parts: Vec<&dyn crate::source::Source> = parts.iter().map(|s| s as &dyn crate::source::Source).collect();
-    let rows = crate::rank::rank_rows(&parts, proxies, stop, reporter)?;
+    let rows = crate::rank::rank_rows(&parts, variants, proxies, stop, reporter)?;
     if rows.ids.len() < mine.len() {
         eprintln!("interrupted: shard {shard} wrote nothing; run the same command again (the input cache keeps what was gathered)");
         return Err(super::Interrupted.into());

@@ -176,6 +176,17 @@ impl ProxyInputs {
         table::input(input).alignment
     }
 
+    /// Moves every input of `other` that these inputs lack into them (each checked as
+    /// [`ProxyInputs::insert`] checks it).
+    pub fn absorb(&mut self, other: ProxyInputs) -> Result<(), InputError> {
+        for (id, entries) in other.inputs {
+            if !self.inputs.contains_key(&id) {
+                self.insert(id, entries)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps only the listed inputs (the rest are dropped, freeing their memory).
     pub fn retain(&mut self, keep: &[InputId]) {
         self.inputs.retain(|id, _| keep.contains(id));

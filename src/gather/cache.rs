@@ -202,9 +202,9 @@ pub fn file_id(arch: &dyn crate::family::Arch) -> String {
 }
 
 /// Gathers the inputs `need` lists of an architecture through the cache: read back when a
-/// cached file holds them all, else gathered — together with whatever the cached file held, so a
-/// file only grows — and written (within the budget). The `bool` says whether it came from the
-/// cache. The inputs returned may hold more than `need`.
+/// cached file holds them all; else the ones it lacks are gathered, joined to what it held (the
+/// same numbers a full gather gives, so a file only grows) and written (within the budget). The
+/// `bool` says whether it came from the cache. The inputs returned may hold more than `need`.
 pub fn gather_cached(
     arch: &dyn crate::family::Arch,
     corpus: &super::text::Corpus,
@@ -215,15 +215,17 @@ pub fn gather_cached(
 ) -> Result<(Gathered, bool), super::GatherError> {
     let id = file_id(arch);
     let start = std::time::Instant::now();
-    let mut want = need.to_vec();
-    if let Some(mut g) = cache.and_then(|c| c.load(&id)) {
-        if need.iter().all(|&i| g.inputs.get(i).is_some()) {
+    let held = cache.and_then(|c| c.load(&id));
+    let missing: Vec<_> = need.iter().copied().filter(|&i| held.as_ref().is_none_or(|g| g.inputs.get(i).is_none())).collect();
+    let mut g = match held {
+        Some(mut g) if missing.is_empty() => {
             g.seconds = start.elapsed().as_secs_f64();
             return Ok((g, true));
         }
-        want.extend(g.inputs.present().filter(|i| !need.contains(i)));
-    }
-    let g = super::gather(arch, corpus, opts, device, &want)?;
+        Some(g) => super::gather(arch, corpus, opts, device, &missing)?.absorb(g)?,
+        None => super::gather(arch, corpus, opts, device, &missing)?,
+    };
+    g.seconds = start.elapsed().as_secs_f64();
     if let Some(c) = cache {
         // A cache that cannot be written is not an error: the inputs are in hand.
         let _ = c.store(&id, &g, &super::meta(arch, opts, corpus, &g));

@@ -31,6 +31,7 @@ pub mod text;
 use crate::device::DeviceKind;
 use crate::eval::{InputError, ProxyInputs, TensorEntry};
 use crate::family::Arch;
+pub use crate::lang::table::all_inputs;
 use crate::lang::table::{InputId, Pass};
 use crate::models::nn::Recorder;
 use crate::models::params::ParamStore;
@@ -106,6 +107,22 @@ pub struct Gathered {
     pub modules: std::collections::BTreeMap<String, Vec<String>>,
     /// The minibatch as named integer arrays ([`crate::models::batch::Minibatch::arrays`]).
     pub minibatch: std::collections::BTreeMap<String, Vec<i64>>,
+}
+
+impl Gathered {
+    /// These inputs joined by those of an earlier gather of the same architecture and options
+    /// (a cached file): inputs, loss, minibatch and module names this gather lacks come from it.
+    pub fn absorb(mut self, earlier: Gathered) -> Result<Gathered, GatherError> {
+        self.inputs.absorb(earlier.inputs)?;
+        self.loss = self.loss.or(earlier.loss);
+        if self.minibatch.is_empty() {
+            self.minibatch = earlier.minibatch;
+        }
+        for (k, v) in earlier.modules {
+            self.modules.entry(k).or_insert(v);
+        }
+        Ok(self)
+    }
 }
 
 /// Seconds per phase of one gather (the speed benchmark reports them).
@@ -276,10 +293,6 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases, modules, minibatch })
 }
 
-/// Every input (what `lpzero gather` writes, and what a gather for the whole stdlib reads).
-pub fn all_inputs() -> Vec<InputId> {
-    crate::lang::table::INPUTS.iter().map(|i| i.id).collect()
-}
 
 /// The metadata an inputs file of a gather carries ([`crate::eval::file`]).
 pub fn meta(arch: &dyn Arch, opts: &GatherOptions, corpus: &Corpus, g: &Gathered) -> crate::eval::file::InputsMeta {

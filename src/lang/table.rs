@@ -182,6 +182,11 @@ pub fn input_by_name(name: &str) -> Option<&'static InputSpec> {
     INPUTS.iter().find(|i| i.name == name)
 }
 
+/// Every input, in table order (what `lpzero gather` writes, and what the whole stdlib reads).
+pub fn all_inputs() -> Vec<InputId> {
+    INPUTS.iter().map(|i| i.id).collect()
+}
+
 /// The declaration of an input.
 pub fn input(id: InputId) -> &'static InputSpec {
     INPUTS.iter().find(|i| i.id == id).expect("every InputId is declared in INPUTS")

@@ -30,7 +30,7 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder that records everything.
     pub fn on() -> Self {
-        Self::keeping(&crate::lang::table::INPUTS.iter().map(|i| i.id).collect::<Vec<_>>())
+        Self::keeping(&crate::lang::table::all_inputs())
     }
 
     /// A recorder that records what `inputs` read, and the forward order of the linear weights.

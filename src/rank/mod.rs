@@ -291,42 +291,33 @@ pub struct RankMeta {
 
 /// Fetches each architecture of `sources` once and scores every proxy on it, into [`Rows`].
 /// `sources` are the variants of one source (the same architectures on other minibatches or
-/// initialisations, [`Source::variant`]), the first first; with several, each proxy's score is
-/// the mean over them (invalid where any variant is) and [`Rows::variant_scores`] keeps each.
+/// initialisations, [`Source::variant`]; `sources[i]` gathers `variants[i]`), the first first;
+/// with several, each proxy's score is the mean over them (invalid where any variant is, the
+/// reason naming the variant) and [`Rows::variant_scores`] keeps each.
 /// `progress` hears of each architecture, `stop` ends the loop early (the rows then cover the
 /// architectures done so far). The first error fetching an architecture ends the run.
-pub fn rank_rows(sources: &[&dyn Source], proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<Rows, SourceError> {
+pub fn rank_rows(sources: &[&dyn Source], variants: &[Variant], proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<Rows, SourceError> {
+    assert_eq!(sources.len(), variants.len(), "one source per variant");
     let source = sources[0];
     let need = inputs_read(proxies);
-    let variants = sources.len() > 1;
+    let several = sources.len() > 1;
     let mut rows = Rows {
         scores: vec![vec![]; proxies.len()],
         invalid: vec![vec![]; proxies.len()],
         eval_seconds: vec![0.0; proxies.len()],
-        variant_scores: vec![vec![]; if variants { proxies.len() } else { 0 }],
+        variant_scores: vec![vec![]; if several { proxies.len() } else { 0 }],
         ..Rows::default()
     };
-    // Per architecture: fetch seconds, how many variants came from a cache, and per variant and
-    // proxy its score (or why it has none) with the seconds it took. Computed on worker threads
-    // when the source fetches several at once.
-    type Scored = (f64, usize, Vec<Vec<(Result<f64, crate::eval::Invalid>, f64)>>);
+    // Per architecture: fetch seconds, how many variants came from a cache, and per variant every
+    // proxy's score. Computed on worker threads when the source fetches several at once.
+    type Scored = (f64, usize, Vec<Vec<ProxyScore>>);
     let work = |k: usize| -> Result<Scored, SourceError> {
         let (mut seconds, mut hits, mut by_variant) = (0.0, 0, vec![]);
         for s in sources {
             let f = s.fetch(k, &need)?;
             seconds += f.seconds;
             hits += usize::from(f.cached);
-            let mut interp = Interpreter::new(&f.inputs);
-            by_variant.push(
-                proxies
-                    .iter()
-                    .map(|p| {
-                        let t = Instant::now();
-                        let r = interp.score(&p.typed);
-                        (r, t.elapsed().as_secs_f64())
-                    })
-                    .collect(),
-            );
+            by_variant.push(score_all(&f.inputs, proxies));
         }
         Ok((seconds, hits, by_variant))
     };
@@ -336,15 +327,13 @@ pub fn rank_rows(sources: &[&dyn Source], proxies: &[Proxy], stop: &Stop, progre
         rows.cached += usize::from(hits == sources.len());
         rows.gather_seconds += g_seconds;
         for p in 0..proxies.len() {
-            let results: Vec<&Result<f64, crate::eval::Invalid>> = by_variant.iter().map(|v| &v[p].0).collect();
-            rows.eval_seconds[p] += by_variant.iter().map(|v| v[p].1).sum::<f64>();
-            let each: Vec<Option<f64>> = results.iter().map(|r| r.as_ref().ok().copied()).collect();
-            let why = results.iter().zip(sources).find_map(|(r, s)| r.as_ref().err().map(|e| (e, s)));
-            let invalid = why.map(|(e, s)| if variants { format!("{}: {}", variant_label(*s), e.reason) } else { e.reason.clone() });
-            let score = if why.is_some() { None } else { noise::mean_of(&each) };
+            rows.eval_seconds[p] += by_variant.iter().map(|v| v[p].eval_seconds).sum::<f64>();
+            let each: Vec<Option<f64>> = by_variant.iter().map(|v| v[p].score).collect();
+            let why = by_variant.iter().zip(variants).find_map(|(v, variant)| v[p].invalid.as_ref().map(|reason| (reason, variant)));
+            let invalid = why.map(|(reason, variant)| if several { format!("{variant}: {reason}") } else { reason.clone() });
+            rows.scores[p].push(if why.is_some() { None } else { noise::mean_of(&each) });
             rows.invalid[p].push(invalid);
-            rows.scores[p].push(score);
-            if variants {
+            if several {
                 rows.variant_scores[p].push(each);
             }
         }
@@ -368,11 +357,6 @@ pub fn rank_rows(sources: &[&dyn Source], proxies: &[Proxy], stop: &Stop, progre
     Ok(rows)
 }
 
-/// The variant a source gathers, as its settings say (for messages).
-fn variant_label(source: &dyn Source) -> String {
-    source.info().settings.into_iter().find(|(k, _)| k == "variant").map_or_else(|| Variant::default().to_string(), |(_, v)| v)
-}
-
 /// The report's metadata for `proxies` ranked on `source`, each architecture scored on
 /// `variants` (none or one: the source's own gather).
 pub fn meta(source: &dyn Source, proxies: &[Proxy], variants: &[Variant]) -> RankMeta {
@@ -393,7 +377,7 @@ pub fn rank(source: &dyn Source, proxies: &[Proxy], stop: &Stop, progress: &dyn 
 /// [`rank`] over several variants of one source (`sources[i]` gathers `variants[i]`): each
 /// proxy ranked by its mean over them, with its [`noise::NoiseReport`].
 pub fn rank_variants(sources: &[&dyn Source], variants: &[Variant], proxies: &[Proxy], stop: &Stop, progress: &dyn Progress) -> Result<RankReport, SourceError> {
-    let rows = rank_rows(sources, proxies, stop, progress)?;
+    let rows = rank_rows(sources, variants, proxies, stop, progress)?;
     let interrupted = rows.ids.len() < sources[0].len();
     Ok(assemble(&meta(sources[0], proxies, variants), rows, interrupted))
 }

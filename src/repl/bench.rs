@@ -70,7 +70,7 @@ impl Loaded {
         let source = spec.open(settings.seed, &settings.cache, stop, progress)?;
         let selected = crate::source::sample(source.len(), archs, settings.seed);
         let sample = Subset::new(&source, selected);
-        let every: Vec<_> = crate::lang::table::INPUTS.iter().map(|i| i.id).collect();
+        let every = crate::lang::table::all_inputs();
         let Some(set) = crate::search::load_set(&sample, &every, stop, progress)? else { return Ok(None) };
         let baselines = sample
             .baselines()

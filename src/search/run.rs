@@ -273,11 +273,6 @@ pub fn split_of<S>(settings: &RunSettings<S>, total: usize) -> (Vec<usize>, Vec<
     (search, held)
 }
 
-/// Spearman ρ of a proxy on each benchmark's search set.
-fn set_spearman(search: &mut Search<'_, '_>, p: &Proxy) -> Vec<Option<f64>> {
-    search.set_mut().spearman(&p.typed)
-}
-
 /// The held-out table of a report: its proxies, then its baselines.
 fn heldout_rows(report: &RankReport) -> Vec<HeldoutRow> {
     report
@@ -410,7 +405,7 @@ pub fn evolve<S: Serialize + Clone>(
     let best = search.best().clone();
     let several = sources.len() > 1;
     let by_bench: Vec<Option<f64>> = match Proxy::parse(&best.text) {
-        Ok(p) if several || !config.objective.is_default() => set_spearman(&mut search, &p),
+        Ok(p) if several || !config.objective.is_default() => search.set_mut().spearman(&p.typed),
         _ => vec![best.fitness.rho()],
     };
     let best_spearman = by_bench[0];
