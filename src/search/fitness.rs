@@ -16,8 +16,9 @@ use crate::stats::{kendall_tau_b, spearman};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// The rank correlation a search maximises.
+/// The rank correlation a search maximises (`evolve --fitness`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "models", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum RankCorrelation {
     /// Spearman ρ (the paper's).
@@ -27,8 +28,9 @@ pub enum RankCorrelation {
     Kendall,
 }
 
-/// How the fitness on several benchmarks' search sets becomes one number.
+/// How the fitness on several benchmarks' search sets becomes one number (`evolve --combine`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "models", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
     /// The worst benchmark's (a proxy must transfer to all of them).

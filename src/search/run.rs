@@ -403,9 +403,11 @@ pub fn evolve<S: Serialize + Clone>(
     progress.finish();
     save(&search, &history)?;
     let best = search.best().clone();
-    let several = sources.len() > 1;
+    // The fitness is the search set's Spearman ρ only for the paper's objective on one benchmark;
+    // otherwise reports give both.
+    let fitness_is_rho = sources.len() == 1 && config.objective.is_default();
     let by_bench: Vec<Option<f64>> = match Proxy::parse(&best.text) {
-        Ok(p) if several || !config.objective.is_default() => search.set_mut().spearman(&p.typed),
+        Ok(p) if !fitness_is_rho => search.set_mut().spearman(&p.typed),
         _ => vec![best.fitness.rho()],
     };
     let best_spearman = by_bench[0];
@@ -455,7 +457,7 @@ pub fn evolve<S: Serialize + Clone>(
         if config.space.rps { "on" } else { "off" },
         search_idx.len(),
         f4(best_spearman),
-        if config.objective.is_default() && !several { String::new() } else { format!(" (fitness: {} = {})", config.objective.describe(sources.len()), f4(best.fitness.rho())) },
+        if fitness_is_rho { String::new() } else { format!(" (fitness: {} = {})", config.objective.describe(sources.len()), f4(best.fitness.rho())) },
         evolved.valid,
         evolved.total,
         f4(evolved.spearman),
@@ -493,7 +495,7 @@ pub fn evolve<S: Serialize + Clone>(
     let stem = dir.join("convergence");
     crate::plot::write_svg_and_png(&stem, &super::plot::convergence(&title, &series, heldout_rho)).map_err(io(&stem.with_extension("png")))?;
     let rows = heldout_rows(&report);
-    let search_fitness = (several || !config.objective.is_default()).then(|| best.fitness.rho()).flatten();
+    let search_fitness = (!fitness_is_rho).then(|| best.fitness.rho()).flatten();
     let summary = Summary {
         source: info,
         mode: label,
