@@ -120,26 +120,22 @@ pub fn rank_scatter(title: &str, panels: &[Panel<'_>], truth: &[f64], marks: Opt
         }
     }
     if marks.is_some() {
-        let mut x = m;
-        let y = top + side + 60.0;
-        svg.push_str(&format!("<text x=\"{x}\" y=\"{}\" font-size=\"12\">colour: depth</text>\n", y + 4.0));
-        x += 96.0;
-        for (k, d) in depths.iter().enumerate() {
-            svg.push_str(&marker(0, x, y, COLORS[k % COLORS.len()]));
-            svg.push_str(&format!("<text x=\"{}\" y=\"{}\" font-size=\"12\">{d}</text>\n", x + 8.0, y + 4.0));
-            x += 18.0 + 8.0 * d.to_string().len() as f64;
-        }
-        let y2 = y + 22.0;
-        if shaped {
-            svg.push_str(&format!("<text x=\"{m}\" y=\"{}\" font-size=\"12\">shape: width</text>\n", y2 + 4.0));
+        // One legend row: a title, then a mark and a value per entry.
+        let row = |svg: &mut String, y: f64, title: &str, entries: Vec<(usize, &str, u64)>| {
+            svg.push_str(&format!("<text x=\"{m}\" y=\"{}\" font-size=\"12\">{title}</text>\n", y + 4.0));
             let mut x = m + 96.0;
-            for (k, wv) in widths.iter().enumerate() {
-                svg.push_str(&marker(k, x, y2, "#555"));
-                svg.push_str(&format!("<text x=\"{}\" y=\"{}\" font-size=\"12\">{wv}</text>\n", x + 8.0, y2 + 4.0));
-                x += 18.0 + 8.0 * wv.to_string().len() as f64;
+            for (shape, color, value) in entries {
+                svg.push_str(&marker(shape, x, y, color));
+                svg.push_str(&format!("<text x=\"{}\" y=\"{}\" font-size=\"12\">{value}</text>\n", x + 8.0, y + 4.0));
+                x += 18.0 + 8.0 * value.to_string().len() as f64;
             }
+        };
+        let y = top + side + 60.0;
+        row(&mut svg, y, "colour: depth", depths.iter().enumerate().map(|(k, &d)| (0, COLORS[k % COLORS.len()], d)).collect());
+        if shaped {
+            row(&mut svg, y + 22.0, "shape: width", widths.iter().enumerate().map(|(k, &wv)| (k, "#555", wv)).collect());
         } else if !widths.is_empty() {
-            svg.push_str(&format!("<text x=\"{m}\" y=\"{}\" font-size=\"12\">width: {} values, not marked</text>\n", y2 + 4.0, widths.len()));
+            svg.push_str(&format!("<text x=\"{m}\" y=\"{}\" font-size=\"12\">width: {} values, not marked</text>\n", y + 26.0, widths.len()));
         }
     }
     svg.push_str("</svg>\n");
