@@ -13,7 +13,8 @@
 //! empties the cache (or delete the folder).
 //!
 //! A file holds the inputs that were asked for (and any it held before): a weight-only proxy
-//! caches weights only, and a later proxy that reads activations gathers again and the file grows.
+//! caches weights only, and a later proxy that reads activations gathers those (a forward pass)
+//! and the file grows.
 //!
 //! Bounds: memory holds one architecture at a time (the reader builds one [`ProxyInputs`]); disk
 //! is capped by a byte budget over the whole root, every key together. When a new file would
