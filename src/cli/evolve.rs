@@ -25,6 +25,24 @@ pub enum ShapeArg {
     Free,
 }
 
+/// The correlation `evolve` maximises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FitnessArg {
+    /// Spearman ρ (the paper's).
+    Spearman,
+    /// Kendall τ-b.
+    Kendall,
+}
+
+/// How `evolve` combines several benchmarks' fitness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CombineArg {
+    /// The worst benchmark's.
+    Worst,
+    /// The mean over the benchmarks.
+    Mean,
+}
+
 /// Arguments of `lpzero evolve`.
 #[derive(Debug, clap::Args)]
 pub struct EvolveArgs {
@@ -91,8 +109,8 @@ pub struct EvolveArgs {
     #[arg(long, value_name = "N")]
     pub stop_after: Option<usize>,
     /// The correlation the search maximises.
-    #[arg(long, value_enum, default_value_t = RankCorrelation::Spearman)]
-    pub fitness: RankCorrelation,
+    #[arg(long, value_enum, default_value_t = FitnessArg::Spearman)]
+    pub fitness: FitnessArg,
     /// Maximise the mean correlation over K seeded folds of the search set instead of the
     /// correlation on all of it (a proxy must rank every fold well).
     #[arg(long, value_name = "K", default_value_t = 0)]
@@ -101,8 +119,8 @@ pub struct EvolveArgs {
     #[arg(long, value_name = "λ", default_value_t = 0.0)]
     pub parsimony: f64,
     /// With several --bench: the fitness is the worst benchmark's, or the mean over them.
-    #[arg(long, value_enum, default_value_t = Combine::Worst)]
-    pub combine: Combine,
+    #[arg(long, value_enum, default_value_t = CombineArg::Worst)]
+    pub combine: CombineArg,
     /// Output format of the final summary.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -141,7 +159,18 @@ fn config(args: &EvolveArgs) -> anyhow::Result<SearchConfig> {
         parent_pool: args.parent_pool,
         seed: args.model.seed,
         random_search: args.random_search,
-        objective: Objective { correlation: args.fitness, folds: args.folds, parsimony: args.parsimony, combine: args.combine },
+        objective: Objective {
+            correlation: match args.fitness {
+                FitnessArg::Spearman => RankCorrelation::Spearman,
+                FitnessArg::Kendall => RankCorrelation::Kendall,
+            },
+            folds: args.folds,
+            parsimony: args.parsimony,
+            combine: match args.combine {
+                CombineArg::Worst => Combine::Worst,
+                CombineArg::Mean => Combine::Mean,
+            },
+        },
     })
 }
 

@@ -16,9 +16,8 @@ use crate::stats::{kendall_tau_b, spearman};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// The rank correlation a search maximises (`evolve --fitness`).
+/// The rank correlation a search maximises.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "models", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum RankCorrelation {
     /// Spearman ρ (the paper's).
@@ -28,9 +27,8 @@ pub enum RankCorrelation {
     Kendall,
 }
 
-/// How the fitness on several benchmarks' search sets becomes one number (`evolve --combine`).
+/// How the fitness on several benchmarks' search sets becomes one number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "models", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
     /// The worst benchmark's (a proxy must transfer to all of them).
