@@ -347,12 +347,15 @@ fn every_op_of_the_registry_runs_through_the_interpreter() {
     let sq = |seed: f64| entry(&[3, 3], &(0..9).map(|i| ((i as f64 + seed) * 0.37).sin()).collect::<Vec<_>>());
     inputs.insert(InputId::W, vec![sq(1.0), sq(2.0)]).unwrap();
     inputs.insert(InputId::G, vec![sq(3.0), sq(4.0)]).unwrap();
+    inputs.insert(InputId::A, vec![entry(&[2, 4, 3], &(0..24).map(|i| (i as f64 * 0.71).sin()).collect::<Vec<_>>())]).unwrap();
     for op in OPS {
         assert_eq!(semantics(op.id).kind(), op.kind, "{}: the semantics are of another kind than the registry says", op.name);
         let n = op.name;
         let text = match op.kind {
             OpKind::Elementwise | OpKind::Distribution | OpKind::Reduce | OpKind::MatrixReduce => format!("sum({n}(W))"),
             OpKind::AxisReduce => format!("sum({n}(W, -1))"),
+            OpKind::MatrixMap => format!("sum({n}(W))"),
+            OpKind::Components => format!("sum({n}(A, 50))"),
             OpKind::Aggregate => format!("{n}(W)"),
             // No input pair has matching axis names (`[out, in]` times `[out, in]`), so the
             // checker refuses every product of inputs; its semantics run on the values directly.

@@ -98,7 +98,8 @@ pub enum InputError {
 }
 
 /// Inputs whose entries must have identical shapes, entry by entry: a tensor and its gradient.
-pub const GRADIENT_PAIRS: &[(InputId, InputId)] = &[(InputId::W, InputId::G), (InputId::A, InputId::GA), (InputId::H, InputId::GH)];
+pub const GRADIENT_PAIRS: &[(InputId, InputId)] =
+    &[(InputId::W, InputId::G), (InputId::A, InputId::GA), (InputId::H, InputId::GH), (InputId::W, InputId::GS), (InputId::W, InputId::HG)];
 
 /// The named inputs of one architecture on one minibatch.
 #[derive(Clone, Debug, Default)]

@@ -7,6 +7,7 @@
 pub mod file;
 pub mod inputs;
 pub mod interp;
+pub mod linalg;
 pub mod ops;
 
 pub use inputs::{InputError, ProxyInputs, TensorEntry};

@@ -90,6 +90,22 @@ fn sign_plus(x: f64) -> f64 {
     }
 }
 
+/// −1, 0 or +1 (NaN stays NaN).
+fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        x * 0.0
+    }
+}
+
+/// [`sign`] in f32.
+fn sign32(x: f32) -> f32 {
+    sign(x as f64) as f32
+}
+
 /// `1 / (x + ε·sign(x))` in f32, sign(0) = +1.
 fn safe_recip32(x: f32) -> f32 {
     1.0 / (x + EPSILON as f32 * if x < 0.0 { -1.0 } else { 1.0 })
@@ -136,6 +152,19 @@ pub enum Reduction {
     Numel,
     /// The nuclear norm of a matrix.
     Nuc,
+    /// The log of the absolute determinant of a square matrix.
+    Logdet,
+}
+
+/// Maps of a matrix entry to another matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatrixMap {
+    /// `xᵀ`.
+    Transpose,
+    /// `x xᵀ`.
+    Gram,
+    /// Cosine similarities of the rows.
+    Cosine,
 }
 
 /// Reductions along one axis.
@@ -173,6 +202,10 @@ pub enum Semantics {
     Aggregate(Aggregation),
     /// The matrix product of aligned entries.
     MatrixProduct,
+    /// A matrix entry to another matrix.
+    Matrix(MatrixMap),
+    /// Principal components holding a share of the variance (`pcadim`).
+    Components,
 }
 
 impl Semantics {
@@ -181,11 +214,13 @@ impl Semantics {
         match self {
             Semantics::Elementwise(_) => OpKind::Elementwise,
             Semantics::Distribution(_) => OpKind::Distribution,
-            Semantics::Reduce(Reduction::Nuc) => OpKind::MatrixReduce,
+            Semantics::Reduce(Reduction::Nuc | Reduction::Logdet) => OpKind::MatrixReduce,
             Semantics::Reduce(_) => OpKind::Reduce,
             Semantics::AxisReduce(_) => OpKind::AxisReduce,
             Semantics::Aggregate(_) => OpKind::Aggregate,
             Semantics::MatrixProduct => OpKind::MatrixProduct,
+            Semantics::Matrix(_) => OpKind::MatrixMap,
+            Semantics::Components => OpKind::Components,
         }
     }
 }
@@ -223,6 +258,12 @@ pub fn semantics(op: OpId) -> Semantics {
         OpId::Sum => Semantics::Aggregate(Aggregation::Sum),
         OpId::Avg => Semantics::Aggregate(Aggregation::Avg),
         OpId::Matmul => Semantics::MatrixProduct,
+        OpId::Sign => pw(sign, sign32),
+        OpId::T => Semantics::Matrix(MatrixMap::Transpose),
+        OpId::Gram => Semantics::Matrix(MatrixMap::Gram),
+        OpId::Cosine => Semantics::Matrix(MatrixMap::Cosine),
+        OpId::Logdet => Semantics::Reduce(Reduction::Logdet),
+        OpId::Pcadim => Semantics::Components,
     }
 }
 
@@ -362,7 +403,7 @@ pub fn reduce_chain(op: OpId, x: Value, chain: &[ChainStep], what: &str) -> Resu
             Fold::Entry(Reduction::Mean) | Fold::Whole(Aggregation::Avg) => sum(&t.data, &|y| y as f64)? / n as f64,
             Fold::Entry(Reduction::L1) => sum(&t.data, &|y| (y as f64).abs())? / n as f64,
             Fold::Whole(Aggregation::Sum) => sum(&t.data, &|y| y as f64)?,
-            Fold::Entry(Reduction::Numel | Reduction::Nuc) => unreachable!("not folded (see `fold`)"),
+            Fold::Entry(Reduction::Numel | Reduction::Nuc | Reduction::Logdet) => unreachable!("not folded (see `fold`)"),
             Fold::Entry(Reduction::Std) => {
                 if n < 2 {
                     return Err(Invalid::new("std of an entry with fewer than two elements"));
@@ -409,6 +450,17 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
         }
         Semantics::Aggregate(a) => aggregate(a, x, what).map(Value::Number),
         Semantics::MatrixProduct => Err(Invalid::new(format!("{what}: not a one-argument op"))),
+        Semantics::Matrix(m) => map_entries(x, |e| match e {
+            Entry::Tensor(t) => super::linalg::matrix_map(m, &t).map(Entry::Tensor).map_err(|r| Invalid::new(format!("{what}: {}", r.reason))),
+            Entry::Scalar(_) => Err(Invalid::new(format!("{what}: a scalar is not a matrix"))),
+        }),
+        Semantics::Components => {
+            let percent = axis.ok_or_else(|| Invalid::new(format!("{what}: missing percentage")))?;
+            map_entries(x, |e| match e {
+                Entry::Tensor(t) => super::linalg::pca_dim(&t, percent as f64 / 100.0).map(|k| Entry::Scalar(k as f64)).map_err(|r| Invalid::new(format!("{what}: {}", r.reason))),
+                Entry::Scalar(_) => Err(Invalid::new(format!("{what}: a scalar has no samples and features"))),
+            })
+        }
     }
 }
 
@@ -495,6 +547,7 @@ fn reduce(op: Reduction, t: &TensorEntry) -> Result<f64, Invalid> {
         }
         Reduction::Numel => n as f64,
         Reduction::Nuc => nuclear_norm(t)?,
+        Reduction::Logdet => super::linalg::log_abs_det(t)?,
     })
 }
 

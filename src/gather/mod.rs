@@ -256,6 +256,8 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
         t.grad(grads).unwrap_or_else(|| t.clone().inner().zeros_like())
     };
     let mut inputs = ProxyInputs::new();
+    // GraSP's direction: the gradient itself (kept until the main pass's gradients are freed).
+    let hg_direction: Option<Vec<Tensor<2>>> = wants(InputId::HG).then(|| rec.linear.iter().map(|name| grad_of(&store.matrix(name))).collect());
     if wants(InputId::W) {
         inputs.insert(InputId::W, rec.linear.iter().map(|name| entry(store.matrix(name))).collect())?;
     }
@@ -267,6 +269,9 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     recorded_into(&mut inputs, rec.embeddings.take().into_iter().collect(), (None, InputId::J), need, grads.as_ref())?;
     if wants(InputId::S) {
         inputs.insert(InputId::S, std::mem::take(&mut rec.attn_probs).into_iter().map(entry).collect())?;
+    }
+    if wants(InputId::Z) {
+        inputs.insert(InputId::Z, std::mem::take(&mut rec.ffn_pre).into_iter().map(entry).collect())?;
     }
     // P: the model's own parameters; a loss head (group `head`) is not part of the model.
     let own: std::collections::HashSet<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
@@ -283,6 +288,18 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
         inputs.insert(InputId::P, params)?;
     }
     phases.extract = lap.elapsed().as_secs_f64();
+    if let Some(direction) = hg_direction {
+        drop(grads);
+        lap = Instant::now();
+        inputs.insert(InputId::HG, hessian_gradient(arch, &store, &rec.linear, direction, &batch, opts.fidelity)?)?;
+        phases.backward += lap.elapsed().as_secs_f64();
+    }
+    if wants(InputId::GS) {
+        lap = Instant::now();
+        let one = family.gather_batch(corpus, 1, opts.seq_len, opts.seed, 0)?;
+        inputs.insert(InputId::GS, synflow_gradient(arch, &specs, init_seed(opts.seed, &arch.id(), opts.variant.init), device, &rec.linear, &one, opts.fidelity)?)?;
+        phases.backward += lap.elapsed().as_secs_f64();
+    }
     let param_names: Vec<String> = store.iter().filter(|(name, _, _)| own.contains(name)).map(|(name, _, _)| name.to_owned()).collect();
     let modules = [("W", rec.linear.clone()), ("G", rec.linear.clone()), ("P", param_names)]
         .into_iter()
@@ -293,6 +310,59 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     Ok(Gathered { inputs, loss: loss_value, params: numel, seconds: start.elapsed().as_secs_f64(), phases, modules, minibatch })
 }
 
+/// The step of GraSP's central difference, relative: the linear weights move by this fraction of
+/// their joint norm along the gradient.
+pub const HESSIAN_STEP: f64 = 1e-3;
+
+fn squared_norm(t: Tensor<2>) -> f64 {
+    (t.clone() * t).sum().into_scalar::<f64>()
+}
+
+/// `H·g` over the block linear weights (`names`), `g` their gradient: the central difference
+/// `(∇L(W + r·g) − ∇L(W − r·g)) / 2r` of the gradients, with `r = HESSIAN_STEP · |W| / |g|`
+/// (norms over all those weights together; the other parameters stay put). burn has no second
+/// derivatives; this is what GraSP's double backward computes, up to `O(r²)`.
+pub fn hessian_gradient(arch: &dyn Arch, store: &ParamStore, names: &[String], direction: Vec<Tensor<2>>, batch: &crate::models::batch::Minibatch, fidelity: Fidelity) -> Result<Vec<TensorEntry>, GatherError> {
+    let weight_norm = names.iter().map(|n| squared_norm(store.matrix(n).inner())).sum::<f64>().sqrt();
+    let grad_norm = direction.iter().map(|g| squared_norm(g.clone())).sum::<f64>().sqrt();
+    if grad_norm == 0.0 || !grad_norm.is_finite() {
+        return Ok(direction.into_iter().map(|g| host_entry(g.zeros_like())).collect());
+    }
+    let r = HESSIAN_STEP * weight_norm / grad_norm;
+    let gradients_at = |step: f64| -> Result<Vec<Tensor<2>>, GatherError> {
+        let mut shifted = store.clone();
+        for (name, g) in names.iter().zip(&direction) {
+            shifted.replace(name, store.matrix(name).inner() + g.clone() * step);
+        }
+        let loss = arch.loss(&shifted, batch, &mut Recorder::default(), fidelity)?;
+        let grads = loss.backward();
+        Ok(names.iter().map(|n| {
+            let t = shifted.matrix(n);
+            t.grad(&grads).unwrap_or_else(|| t.inner().zeros_like())
+        }).collect())
+    };
+    let plus = gradients_at(r)?;
+    let minus = gradients_at(-r)?;
+    Ok(plus.into_iter().zip(minus).map(|(p, m)| host_entry((p - m) / (2.0 * r))).collect())
+}
+
+/// Synflow's gradients: every parameter replaced by its magnitude, the token embeddings of one
+/// sequence by ones (positions and the rest of the model as they are), and the gradient of the
+/// sum of the final hidden states with respect to each block linear weight (`names`). The
+/// reference summed the full-vocabulary logits instead (FlexiBERT's version, the last hidden
+/// state); a final LayerNorm bounds either sum, so f32 does not overflow.
+pub fn synflow_gradient(arch: &dyn Arch, specs: &[crate::models::params::ParamSpec], seed: u64, device: &Device, names: &[String], one: &crate::models::batch::Minibatch, fidelity: Fidelity) -> Result<Vec<TensorEntry>, GatherError> {
+    let on = device.clone().autodiff();
+    let store = ParamStore::build(specs, seed, &on).absolute();
+    let mut rec = Recorder::synflow();
+    let _ = arch.loss(&store, one, &mut rec, fidelity)?;
+    let out = rec.output.take().ok_or_else(|| GatherError::Config(format!("{}: the model does not expose its final hidden states (Recorder::output)", arch.family().title())))?;
+    let grads = out.sum().backward();
+    Ok(names.iter().map(|n| {
+        let t = store.matrix(n);
+        host_entry(t.grad(&grads).unwrap_or_else(|| t.inner().zeros_like()))
+    }).collect())
+}
 
 /// The metadata an inputs file of a gather carries ([`crate::eval::file`]).
 pub fn meta(arch: &dyn Arch, opts: &GatherOptions, corpus: &Corpus, g: &Gathered) -> crate::eval::file::InputsMeta {

@@ -457,6 +457,13 @@ impl Checker<'_> {
                 let ty = self.reduce_axis(op, &x, axis, &args[1])?;
                 Some(Typed { node: Node::Op { op: op.id, args: vec![x], axis: Some(axis) }, ty, span })
             }
+            OpKind::Components => {
+                let x = self.expr(&args[0]);
+                let percent = self.percent_literal(&args[1]);
+                let (x, percent) = (x?, percent?);
+                let ty = self.components(op, &x)?;
+                Some(Typed { node: Node::Op { op: op.id, args: vec![x], axis: Some(percent) }, ty, span })
+            }
             OpKind::MatrixProduct => {
                 let (x, y) = (self.expr(&args[0]), self.expr(&args[1]));
                 let (x, y) = (x?, y?);
@@ -498,7 +505,43 @@ impl Checker<'_> {
                 }
                 Some(Type::Entries { alignment: *alignment, shape: Shape::scalar() })
             }
-            OpKind::AxisReduce | OpKind::MatrixProduct => unreachable!("handled by the caller"),
+            OpKind::MatrixMap => {
+                let (alignment, axes) = match &x.ty {
+                    Type::Entries { alignment, shape: Shape::Axes(a) } if a.len() == 2 => (*alignment, a.clone()),
+                    _ => {
+                        return self.error(
+                            Diagnostic::new(code::DOMAIN, x.span, format!("`{}` needs matrix entries, but this is {}", op.name, x.ty))
+                                .with_help("use it on W, G, or a reduced input such as `asum(J, 0)`"),
+                        )
+                    }
+                };
+                let axes = match op.id {
+                    table::OpId::T => vec![axes[1], axes[0]],
+                    _ => vec![axes[0], axes[0]],
+                };
+                Some(Type::Entries { alignment, shape: Shape::Axes(axes) })
+            }
+            OpKind::AxisReduce | OpKind::MatrixProduct | OpKind::Components => unreachable!("handled by the caller"),
+        }
+    }
+
+    fn percent_literal(&mut self, e: &Expr) -> Option<i64> {
+        match e.kind {
+            ExprKind::Number(v) if v.fract() == 0.0 && (1.0..=99.0).contains(&v) => Some(v as i64),
+            _ => self.error(
+                Diagnostic::new(code::AXIS, e.span, "the percentage must be an integer literal from 1 to 99, e.g. `99`")
+                    .with_label("not an integer literal in 1..=99"),
+            ),
+        }
+    }
+
+    fn components(&mut self, op: &OpSpec, x: &Typed) -> Option<Type> {
+        match &x.ty {
+            Type::Entries { alignment, shape: Shape::Axes(axes) } if axes.len() >= 2 => Some(Type::Entries { alignment: *alignment, shape: Shape::scalar() }),
+            _ => self.error(
+                Diagnostic::new(code::DOMAIN, x.span, format!("`{}` needs entries of samples × features (two or more axes), but this is {}", op.name, x.ty))
+                    .with_help("use it on activations, e.g. `pcadim(Z, 99)`"),
+            ),
         }
     }
 

@@ -96,7 +96,10 @@ pub fn input_signs(input: InputId) -> Signs {
         InputId::S => Signs::NONNEG,
         // Biases and LayerNorm shifts start at zero.
         InputId::P => Signs::ANY,
-        InputId::A | InputId::GA | InputId::H | InputId::GH | InputId::W | InputId::G | InputId::J => Signs::NONZERO,
+        InputId::A | InputId::GA | InputId::H | InputId::GH | InputId::W | InputId::G | InputId::J | InputId::Z => Signs::NONZERO,
+        // A Synflow gradient vanishes where nothing reaches the output; a curvature product can
+        // be anything.
+        InputId::GS | InputId::HG => Signs::ANY,
     }
 }
 
@@ -251,7 +254,9 @@ fn op_signs(op: OpId, s: Signs) -> Signs {
         OpId::Amax => Signs::of(s.neg && !s.pos && !s.zero, s.zero && !s.pos, s.pos),
         OpId::Minmax | OpId::Step => Signs::NONNEG,
         OpId::Logsoftmax => Signs::of(true, true, false),
-        OpId::Id => s,
+        OpId::Id | OpId::Sign | OpId::T => s,
+        OpId::Gram | OpId::Cosine | OpId::Logdet => Signs::ANY,
+        OpId::Pcadim => Signs::POS,
     }
 }
 
@@ -282,6 +287,11 @@ fn op_constancy(op: OpId, x: &Typed, f: Fact, second: Option<Fact>) -> Fact {
         OpId::Sum if x.ty == Type::Number || f.is_zero() => f,
         OpId::Sum => varying,
         OpId::Matmul => varying,
+        OpId::Sign | OpId::T => keep,
+        // Their values depend on the entry's size (a Gram sums over a row), and a constant
+        // matrix is singular or has no variance.
+        OpId::Gram => zero_or_varying,
+        OpId::Cosine | OpId::Logdet | OpId::Pcadim => varying,
     }
 }
 
@@ -295,6 +305,7 @@ fn value_on_a_scalar(op: OpId) -> Option<(f64, &'static str)> {
         OpId::Normalize => Some((0.0, "a single value standardised")),
         OpId::Log | OpId::Abslog | OpId::Abs | OpId::Sq | OpId::Exp | OpId::Relu | OpId::Recip | OpId::Sigmoid | OpId::Sqrt | OpId::Neg | OpId::Id | OpId::Step => None,
         OpId::Fro | OpId::Normsum | OpId::L1 | OpId::Mean | OpId::Std | OpId::Numel | OpId::Nuc | OpId::Amax | OpId::Asum | OpId::Sum | OpId::Avg | OpId::Matmul => None,
+        OpId::Sign | OpId::T | OpId::Gram | OpId::Cosine | OpId::Logdet | OpId::Pcadim => None,
     }
 }
 
@@ -310,6 +321,7 @@ fn conflict(op: OpId, s: Signs) -> Option<(&'static str, f64)> {
         OpId::Log | OpId::Sqrt | OpId::Relu | OpId::Step | OpId::Abslog => None,
         OpId::Abs | OpId::Sq | OpId::Exp | OpId::Recip | OpId::Sigmoid | OpId::Neg | OpId::Id | OpId::Normalize | OpId::Softmax | OpId::Logsoftmax | OpId::Minmax => None,
         OpId::Fro | OpId::Normsum | OpId::L1 | OpId::Mean | OpId::Std | OpId::Numel | OpId::Nuc | OpId::Amax | OpId::Asum | OpId::Sum | OpId::Avg | OpId::Matmul => None,
+        OpId::Sign | OpId::T | OpId::Gram | OpId::Cosine | OpId::Logdet | OpId::Pcadim => None,
     }
 }
 
@@ -340,7 +352,7 @@ fn chain_rules(t: &Typed, outer: OpId, x: &Typed, fx: Fact, out: &mut Vec<Diagno
             Diagnostic::new(code::REDUNDANT, t.span, format!("`{name}({inner_name}(x))` is the same as `{result}`"))
                 .with_help(format!("write `{result}`")),
         );
-    } else if outer == OpId::Numel && table::op(inner).kind != OpKind::Aggregate {
+    } else if outer == OpId::Numel && (matches!(table::op(inner).kind, OpKind::Elementwise | OpKind::Distribution) || inner == OpId::T) {
         out.push(
             Diagnostic::new(code::REDUNDANT, t.span, format!("`numel` counts elements, which `{inner_name}` does not change"))
                 .with_help("apply `numel` to the input directly"),

@@ -61,6 +61,12 @@ pub enum InputId {
     J,
     /// Every parameter tensor.
     P,
+    /// FFN pre-activations (the input of each FFN non-linearity).
+    Z,
+    /// Synflow gradients: of the summed output of the network with |θ| on an all-ones input.
+    GS,
+    /// GraSP's Hessian-gradient product `H·G` over the block linear weights.
+    HG,
 }
 
 /// The declaration of one input.
@@ -175,6 +181,30 @@ pub const INPUTS: &[InputSpec] = &[
         axes: None,
         pass: Pass::Weights,
     },
+    InputSpec {
+        id: InputId::Z,
+        name: "Z",
+        summary: "input of each FFN non-linearity, the pre-activation (aligned with A)",
+        alignment: Alignment::Ffn,
+        axes: Some(&["batch", "token", "unit"]),
+        pass: Pass::Forward,
+    },
+    InputSpec {
+        id: InputId::GS,
+        name: "GS",
+        summary: "Synflow gradient: d(sum of the final hidden states)/dW of the network with every parameter replaced by its magnitude, on one sequence whose token embeddings are all ones (aligned with W)",
+        alignment: Alignment::Linear,
+        axes: Some(&["out", "in"]),
+        pass: Pass::Backward,
+    },
+    InputSpec {
+        id: InputId::HG,
+        name: "HG",
+        summary: "GraSP's Hessian-gradient product H·G over the linear weights, by central differences of G along G (aligned with W)",
+        alignment: Alignment::Linear,
+        axes: Some(&["out", "in"]),
+        pass: Pass::Backward,
+    },
 ];
 
 /// Looks an input up by its name.
@@ -225,6 +255,12 @@ pub enum OpId {
     Amax,
     Asum,
     Step,
+    Sign,
+    T,
+    Gram,
+    Cosine,
+    Logdet,
+    Pcadim,
 }
 
 /// How an op treats the shape of its operand: this decides its type rule.
@@ -246,6 +282,11 @@ pub enum OpKind {
     Aggregate,
     /// Matrix product of two aligned matrix entries.
     MatrixProduct,
+    /// Maps each matrix entry to another matrix (transpose, Gram, cosines).
+    MatrixMap,
+    /// Reduces each entry, read as samples × features (the last axis the features, the others
+    /// samples), to a count of principal components; an integer percentage argument.
+    Components,
 }
 
 /// The declaration of one op.
@@ -278,6 +319,7 @@ impl OpSpec {
     pub fn signature(&self) -> String {
         match (self.kind, self.arity) {
             (OpKind::AxisReduce, _) => format!("{}(x, axis)", self.name),
+            (OpKind::Components, _) => format!("{}(x, percent)", self.name),
             (_, 2) => format!("{}(x, y)", self.name),
             _ => format!("{}(x)", self.name),
         }
@@ -293,6 +335,8 @@ impl OpSpec {
             OpKind::AxisReduce => "vector/matrix/tensor entries -> one axis fewer",
             OpKind::Aggregate => "anything -> one number",
             OpKind::MatrixProduct => "aligned matrix entries -> matrix per entry",
+            OpKind::MatrixMap => "matrix entries -> matrix per entry",
+            OpKind::Components => "entries with two or more axes -> scalar per entry",
         }
     }
 }
@@ -384,6 +428,18 @@ pub const OPS: &[OpSpec] = &[
         formula: "Σ_k x[..., k, ...]", axis: "the given axis (0 outermost, −1 last); it disappears", domain: "an integer literal axis inside the entry's rank"),
     op!(Step, "step", Elementwise, 1, None, false, "Heaviside step",
         formula: "1 if x > 0 else 0", axis: "element-wise", domain: "all reals"),
+    op!(Sign, "sign", Elementwise, 1, None, false, "sign",
+        formula: "−1 if x < 0, 0 if x = 0, +1 if x > 0", axis: "element-wise", domain: "all reals"),
+    op!(T, "t", MatrixMap, 1, None, false, "transpose of each matrix entry",
+        formula: "y[j, i] = x[i, j]", axis: "the two axes swap", domain: "matrix entries"),
+    op!(Gram, "gram", MatrixMap, 1, None, false, "Gram matrix of the rows of each matrix entry",
+        formula: "x xᵀ, in f64", axis: "[r, c] → [r, r]", domain: "matrix entries (`gram(t(x))` for the columns)"),
+    op!(Cosine, "cosine", MatrixMap, 1, None, false, "cosine similarity between the rows of each matrix entry",
+        formula: "x_i·x_j / (|x_i| |x_j|), in f64", axis: "[r, c] → [r, r]", domain: "matrix entries; invalid when a row is zero"),
+    op!(Logdet, "logdet", MatrixReduce, 1, None, false, "log of the absolute determinant of each square matrix entry",
+        formula: "ln(max(|det x|, ε)), by LU with partial pivoting in f64", axis: "the whole matrix → scalar", domain: "square matrix entries; singular (a pivot at or below n·2⁻⁵²·max|x|) gives ln ε"),
+    op!(Pcadim, "pcadim", Components, 2, None, false, "principal components needed to hold more than `percent` % of the variance",
+        formula: "smallest k with Σ_{j≤k} λ_j > (percent/100)·Σ λ, λ the eigenvalues of the column covariance, largest first", axis: "last axis = features, the others samples → scalar", domain: "an integer literal percent in 1..=99; invalid with fewer samples than features plus one, or no variance"),
 ];
 
 /// Looks an op up by name.

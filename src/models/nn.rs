@@ -23,8 +23,15 @@ pub struct Recorder {
     pub attn_probs: Vec<Tensor<4>>,
     /// The input embeddings `[batch, token, dim]` with their probe (when `J` is kept).
     pub embeddings: Option<(Tensor<3>, Option<Tensor<3>>)>,
+    /// FFN pre-activations `[batch, token, unit]`, the inputs of the non-linearities (when `Z`
+    /// is kept).
+    pub ffn_pre: Vec<Tensor<3>>,
+    /// The final hidden states `[batch, token, dim]` (in a [`Recorder::synflow`] pass).
+    pub output: Option<Tensor<3>>,
     /// Names of the block linear weights, in forward order (whenever anything is kept).
     pub linear: Vec<String>,
+    /// A Synflow pass: token embeddings are replaced by ones and the output is kept.
+    synflow: bool,
 }
 
 impl Recorder {
@@ -36,6 +43,12 @@ impl Recorder {
     /// A recorder that records what `inputs` read, and the forward order of the linear weights.
     pub fn keeping(inputs: &[InputId]) -> Self {
         Recorder { keep: inputs.to_vec(), ..Recorder::default() }
+    }
+
+    /// The recorder of a Synflow pass ([`InputId::GS`]): [`Recorder::tokens`] gives ones,
+    /// [`Recorder::output`] keeps the final hidden states, and the linear order is recorded.
+    pub fn synflow() -> Self {
+        Recorder { keep: vec![InputId::GS], synflow: true, ..Recorder::default() }
     }
 
     fn keeps(&self, id: InputId) -> bool {
@@ -61,6 +74,33 @@ impl Recorder {
         let (out, rec) = self.record(x, Some(InputId::A), InputId::GA);
         self.ffn_act.extend(rec);
         out
+    }
+
+    /// Records an FFN pre-activation (the input of the non-linearity) and returns it.
+    pub fn ffn_pre(&mut self, x: Tensor<3>) -> Tensor<3> {
+        if self.keeps(InputId::Z) {
+            self.ffn_pre.push(x.clone().detach());
+        }
+        x
+    }
+
+    /// The token embeddings `[batch, token, dim]` (before positions or anything else is added):
+    /// returned as they are, or as ones in a Synflow pass.
+    pub fn tokens(&mut self, x: Tensor<3>) -> Tensor<3> {
+        if self.synflow {
+            x.ones_like()
+        } else {
+            x
+        }
+    }
+
+    /// The final hidden states `[batch, token, dim]`, what the output head reads: kept in a
+    /// Synflow pass, whose objective is their sum.
+    pub fn output(&mut self, x: Tensor<3>) -> Tensor<3> {
+        if self.synflow {
+            self.output = Some(x.clone());
+        }
+        x
     }
 
     /// Records per-head attention outputs and returns them (through the probe).

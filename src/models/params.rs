@@ -178,7 +178,9 @@ impl ParamStore {
     pub fn replace(&mut self, name: &str, values: Tensor<2>) {
         let entry = self.tensors.get_mut(name).unwrap_or_else(|| panic!("the model declares `{name}`"));
         let device = entry.0.device();
-        entry.0 = if device.is_autodiff() { Tensor::<2>::from_inner(values).require_grad() } else { values };
+        // Through the host, so the new leaf carries the device's own autodiff settings
+        // (gradient checkpointing included), like its neighbours.
+        entry.0 = if device.is_autodiff() { Tensor::<2>::from_data(values.into_data(), &device).require_grad() } else { values };
     }
 
     /// Whether a parameter is declared as a matrix (two or more axes), i.e. a weight rather than
@@ -190,6 +192,21 @@ impl ParamStore {
     /// The same values without autodiff (for evaluation: no graph is recorded).
     pub fn detached(&self) -> ParamStore {
         let tensors = self.tensors.iter().map(|(n, (t, s))| (n.clone(), (t.clone().inner(), s.clone()))).collect();
+        ParamStore { tensors }
+    }
+
+    /// A copy with every parameter replaced by its magnitude `|θ|` (Synflow's network); on an
+    /// autodiff device the copies are fresh leaves that require gradients.
+    pub fn absolute(&self) -> ParamStore {
+        let tensors = self
+            .tensors
+            .iter()
+            .map(|(n, (t, s))| {
+                let abs = t.clone().inner().abs();
+                let t = if t.device().is_autodiff() { Tensor::<2>::from_data(abs.into_data(), &t.device()).require_grad() } else { abs };
+                (n.clone(), (t, s.clone()))
+            })
+            .collect();
         ParamStore { tensors }
     }
 

@@ -95,6 +95,7 @@ pub fn forward(p: &ParamStore, arch: &FlexiArch, batch: &MlmBatch, rec: &mut Rec
         let m = nn::layer_norm(p, &name("attn.ln"), x + o, LN_EPS);
         x = ffn_block(p, l, layer.num_ffn, m, rec);
     }
+    let x = rec.output(x);
     mlm_loss(p, x, batch)
 }
 
@@ -104,7 +105,7 @@ pub(crate) fn embed(p: &ParamStore, batch: &MlmBatch, rec: &mut Recorder) -> Ten
     let device = p.matrix("emb.word").device();
     let (b, t) = (batch.batch, batch.len);
     let ids = Tensor::<1, Int>::from_data(TensorData::new(batch.ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [b * t]), &device);
-    let word = p.matrix("emb.word").select(0, ids).reshape([b, t, EMBED]);
+    let word = rec.tokens(p.matrix("emb.word").select(0, ids).reshape([b, t, EMBED]));
     let pos = p.matrix("emb.position").slice([0..t]).reshape([1, t, EMBED]);
     let typ = p.matrix("emb.type").slice([0..1]).reshape([1, 1, EMBED]);
     let emb = rec.embeddings(word + pos + typ);
@@ -122,9 +123,11 @@ pub(crate) fn embed(p: &ParamStore, batch: &MlmBatch, rec: &mut Recorder) -> Ten
 pub(crate) fn ffn_block(p: &ParamStore, l: usize, num_ffn: usize, m: Tensor<3>, rec: &mut Recorder) -> Tensor<3> {
     let name = |part: &str| format!("layer.{l}.{part}");
     let pre = linear_rec(p, &name("ffn.0"), m.clone(), rec);
+    let pre = rec.ffn_pre(pre);
     let mut a = rec.ffn_act(nn::gelu(pre));
     for j in 1..num_ffn {
         let pre = linear_rec(p, &name(&format!("ffn.{j}")), a, rec);
+        let pre = rec.ffn_pre(pre);
         a = rec.ffn_act(nn::gelu(pre));
     }
     let y = linear_rec(p, &name("ffn.out"), a, rec);

@@ -403,5 +403,6 @@ pub fn forward(p: &ParamStore, arch: &FlexiArch, batch: &MlmBatch, rec: &mut Rec
         let m = mixer(p, l, layer, x, rec)?;
         x = ffn_block(p, l, layer.num_ffn, m, rec);
     }
+    let x = rec.output(x);
     Ok(mlm_loss(p, x, batch))
 }

@@ -254,9 +254,9 @@ pub fn adaptive_nll(p: &ParamStore, arch: &Gpt2Arch, hidden: Tensor<2>, targets:
 pub fn forward(p: &ParamStore, arch: &Gpt2Arch, batch: &LmBatch, rec: &mut Recorder) -> Tensor<1> {
     let (b, t, dm) = (batch.batch, batch.len, arch.d_model);
     assert!(t <= arch.tgt_len, "sequence length {t} exceeds the {} learned positions", arch.tgt_len);
-    let emb = adaptive_embedding(p, arch, &batch.ids) * (dm as f64).sqrt();
+    let emb = rec.tokens((adaptive_embedding(p, arch, &batch.ids) * (dm as f64).sqrt()).reshape([b, t, dm]));
     let pos = p.matrix("wpe").slice([0..t]).reshape([1, t, dm]);
-    let mut x = rec.embeddings(emb.reshape([b, t, dm]) + pos);
+    let mut x = rec.embeddings(emb + pos);
     for l in 0..arch.n_layer {
         let name = |part: &str| format!("h.{l}.{part}");
         let qkv = linear_rec(p, &name("attn.c_attn"), nn::layer_norm(p, &name("ln_1"), x.clone(), LN_EPS), rec);
@@ -266,10 +266,11 @@ pub fn forward(p: &ParamStore, arch: &Gpt2Arch, batch: &LmBatch, rec: &mut Recor
         let ctx = nn::attention(q, k, v, arch.n_head[l], &AttnMask::Causal, rec);
         let a = x + linear_rec(p, &name("attn.c_proj"), nn::merge_heads(ctx), rec);
         let pre = linear_rec(p, &name("mlp.c_fc"), nn::layer_norm(p, &name("ln_2"), a.clone(), LN_EPS), rec);
+        let pre = rec.ffn_pre(pre);
         let hidden = rec.ffn_act(nn::gelu_tanh(pre));
         x = a + linear_rec(p, &name("mlp.c_proj"), hidden, rec);
     }
-    let x = nn::layer_norm(p, "ln_f", x, LN_EPS).reshape([b * t, dm]);
+    let x = rec.output(nn::layer_norm(p, "ln_f", x, LN_EPS)).reshape([b * t, dm]);
     adaptive_nll(p, arch, x, &batch.targets).mean()
 }
 

@@ -374,7 +374,8 @@ pub fn forward(p: &ParamStore, arch: &TxlArch, batch: &LmBatch, mems: Option<&[T
     }
     let kl = m + t;
     let emb = adaptive_embedding(p, arch, &batch.ids) * (d as f64).sqrt();
-    let mut h = rec.embeddings(emb.reshape([b, t, d]));
+    let emb = rec.tokens(emb.reshape([b, t, d]));
+    let mut h = rec.embeddings(emb);
     let device = h.device();
     let r = positional_encoding(kl, d, &device);
     let mut inputs = Vec::with_capacity(arch.n_layer);
@@ -406,11 +407,13 @@ pub fn forward(p: &ParamStore, arch: &TxlArch, batch: &LmBatch, mems: Option<&[T
         }
         let x = nn::layer_norm(p, &format!("{attn}.layer_norm"), h + a, LN_EPS);
         rec.linear(&format!("{ff}.CoreNet.0.weight"));
-        let act = rec.ffn_act(activation::relu(nn::linear(p, &format!("{ff}.CoreNet.0"), x.clone())));
+        let pre = rec.ffn_pre(nn::linear(p, &format!("{ff}.CoreNet.0"), x.clone()));
+        let act = rec.ffn_act(activation::relu(pre));
         rec.linear(&format!("{ff}.CoreNet.3.weight"));
         let y = nn::linear(p, &format!("{ff}.CoreNet.3"), act);
         h = nn::layer_norm(p, &format!("{ff}.layer_norm"), x + y, LN_EPS);
     }
+    let h = rec.output(h);
     let loss = adaptive_nll(p, arch, h.reshape([b * t, d]), &batch.targets).mean();
     let keep = arch.mem_len.min(kl);
     let new_mems = if keep == 0 {
