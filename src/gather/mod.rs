@@ -348,16 +348,16 @@ pub fn hessian_gradient(arch: &dyn Arch, store: &ParamStore, names: &[String], d
 
 /// Synflow's gradients: every parameter replaced by its magnitude, the token embeddings of one
 /// sequence by ones (positions and the rest of the model as they are), and the gradient of the
-/// sum of the final hidden states with respect to each block linear weight (`names`). The
-/// reference summed the full-vocabulary logits instead (FlexiBERT's version, the last hidden
-/// state); a final LayerNorm bounds either sum, so f32 does not overflow.
+/// sum of every output logit (every position, every vocabulary entry) with respect to each block
+/// linear weight (`names`), as the reference computed it for GPT-2. The LayerNorm before the
+/// output head bounds that sum, so f32 does not overflow.
 pub fn synflow_gradient(arch: &dyn Arch, specs: &[crate::models::params::ParamSpec], seed: u64, device: &Device, names: &[String], one: &crate::models::batch::Minibatch, fidelity: Fidelity) -> Result<Vec<TensorEntry>, GatherError> {
     let on = device.clone().autodiff();
     let store = ParamStore::build(specs, seed, &on).absolute();
     let mut rec = Recorder::synflow();
     let _ = arch.loss(&store, one, &mut rec, fidelity)?;
-    let out = rec.output.take().ok_or_else(|| GatherError::Config(format!("{}: the model does not expose its final hidden states (Recorder::output)", arch.family().title())))?;
-    let grads = out.sum().backward();
+    let objective = rec.logit_sum.take().ok_or_else(|| GatherError::Config(format!("{}: the model does not report its summed logits (Recorder::logit_sum)", arch.family().title())))?;
+    let grads = objective.backward();
     Ok(names.iter().map(|n| {
         let t = store.matrix(n);
         host_entry(t.grad(&grads).unwrap_or_else(|| t.inner().zeros_like()))

@@ -26,8 +26,9 @@ pub struct Recorder {
     /// FFN pre-activations `[batch, token, unit]`, the inputs of the non-linearities (when `Z`
     /// is kept).
     pub ffn_pre: Vec<Tensor<3>>,
-    /// The final hidden states `[batch, token, dim]` (in a [`Recorder::synflow`] pass).
-    pub output: Option<Tensor<3>>,
+    /// The sum of the output logits over every position and vocabulary entry (in a
+    /// [`Recorder::synflow`] pass, whose objective it is).
+    pub logit_sum: Option<Tensor<1>>,
     /// Names of the block linear weights, in forward order (whenever anything is kept).
     pub linear: Vec<String>,
     /// A Synflow pass: token embeddings are replaced by ones and the output is kept.
@@ -46,7 +47,7 @@ impl Recorder {
     }
 
     /// The recorder of a Synflow pass ([`InputId::GS`]): [`Recorder::tokens`] gives ones,
-    /// [`Recorder::output`] keeps the final hidden states, and the linear order is recorded.
+    /// [`Recorder::logit_sum`] keeps the summed output logits, and the linear order is recorded.
     pub fn synflow() -> Self {
         Recorder { keep: vec![InputId::GS], synflow: true, ..Recorder::default() }
     }
@@ -94,13 +95,13 @@ impl Recorder {
         }
     }
 
-    /// The final hidden states `[batch, token, dim]`, what the output head reads: kept in a
-    /// Synflow pass, whose objective is their sum.
-    pub fn output(&mut self, x: Tensor<3>) -> Tensor<3> {
+    /// Reports the sum of the model's output logits over every position and every vocabulary
+    /// entry; `sum` is called only in a Synflow pass, whose objective it is (a sum of normalised
+    /// hidden states would be 0: LayerNorm centres them).
+    pub fn logit_sum(&mut self, sum: impl FnOnce() -> Tensor<1>) {
         if self.synflow {
-            self.output = Some(x.clone());
+            self.logit_sum = Some(sum());
         }
-        x
     }
 
     /// Records per-head attention outputs and returns them (through the probe).

@@ -95,7 +95,7 @@ pub fn forward(p: &ParamStore, arch: &FlexiArch, batch: &MlmBatch, rec: &mut Rec
         let m = nn::layer_norm(p, &name("attn.ln"), x + o, LN_EPS);
         x = ffn_block(p, l, layer.num_ffn, m, rec);
     }
-    let x = rec.output(x);
+    rec.logit_sum(|| mlm_logit_sum(p, x.clone()));
     mlm_loss(p, x, batch)
 }
 
@@ -141,6 +141,14 @@ pub(crate) fn linear_rec(p: &ParamStore, name: &str, x: Tensor<3>, rec: &mut Rec
 }
 
 /// Mean cross entropy of the original tokens at the masked positions, through the tied head.
+/// The sum of the masked-LM head's logits over every position (masked or not) and every
+/// vocabulary entry, without forming them: `z·Σ_v e_v + Σ_v b_v` per position.
+pub(crate) fn mlm_logit_sum(p: &ParamStore, x: Tensor<3>) -> Tensor<1> {
+    let [b, t, _] = x.dims();
+    let z = nn::layer_norm(p, "head.ln", nn::gelu(nn::linear(p, "head.dense", x)), LN_EPS).reshape([b * t, EMBED]);
+    (z * p.matrix("emb.word").sum_dim(0)).sum() + p.vector("head.bias").sum() * (b * t) as f64
+}
+
 pub(crate) fn mlm_loss(p: &ParamStore, x: Tensor<3>, batch: &MlmBatch) -> Tensor<1> {
     let device = x.device();
     let [b, t, _] = x.dims();

@@ -39,7 +39,7 @@
 //! noise); a real objective gives real gradients.
 
 use super::bench::{FlexiArch, FlexiLayer, LayerOp};
-use super::model::{embed, ffn_block, linear_rec, mlm_loss, EMBED, INIT_STD, LN_EPS, MAX_POSITIONS, VOCAB};
+use super::model::{embed, ffn_block, linear_rec, mlm_logit_sum, mlm_loss, EMBED, INIT_STD, LN_EPS, MAX_POSITIONS, VOCAB};
 use crate::models::batch::MlmBatch;
 use crate::models::nn::{self, AttnMask, Recorder};
 use crate::models::params::{Init, ParamSpec, ParamStore};
@@ -403,6 +403,6 @@ pub fn forward(p: &ParamStore, arch: &FlexiArch, batch: &MlmBatch, rec: &mut Rec
         let m = mixer(p, l, layer, x, rec)?;
         x = ffn_block(p, l, layer.num_ffn, m, rec);
     }
-    let x = rec.output(x);
+    rec.logit_sum(|| mlm_logit_sum(p, x.clone()));
     Ok(mlm_loss(p, x, batch))
 }

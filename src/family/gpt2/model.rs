@@ -193,6 +193,29 @@ pub fn adaptive_embedding(p: &ParamStore, arch: &Gpt2Arch, ids: &[u32]) -> Tenso
     out.expect("at least one cluster")
 }
 
+/// The sum of the adaptive softmax's logits over every row of `hidden` (`[n, d_model]`) and
+/// every vocabulary entry (the clusters' own scores, not the head's cluster slots), without
+/// forming them: per cluster, `Σ_v (h P)·e_v + b_v = (h P)·Σ_v e_v + Σ_v b_v`.
+pub fn adaptive_logit_sum(p: &ParamStore, arch: &Gpt2Arch, hidden: Tensor<2>) -> Tensor<1> {
+    let layout = Layout::of(arch);
+    let n = hidden.dims()[0];
+    let mut total: Option<Tensor<1>> = None;
+    for i in 0..layout.clusters() {
+        let h = match out_proj(p, arch, i) {
+            Some(pr) => hidden.clone().matmul(pr),
+            None => hidden.clone(),
+        };
+        let table_sum = out_table(p, arch, &layout, i).sum_dim(0);
+        let bias = if arch.div_val == 1 { p.vector("crit.bias.0").slice([layout.ends[i]..layout.ends[i + 1]]) } else { p.vector(&format!("crit.bias.{i}")) };
+        let part = (h * table_sum).sum() + bias.sum() * n as f64;
+        total = Some(match total {
+            Some(t) => t + part,
+            None => part,
+        });
+    }
+    total.expect("at least one cluster")
+}
+
 /// Per-token negative log-likelihood of `targets` under the projected adaptive softmax, `[n]`.
 pub fn adaptive_nll(p: &ParamStore, arch: &Gpt2Arch, hidden: Tensor<2>, targets: &[u32]) -> Tensor<1> {
     let layout = Layout::of(arch);
@@ -270,7 +293,8 @@ pub fn forward(p: &ParamStore, arch: &Gpt2Arch, batch: &LmBatch, rec: &mut Recor
         let hidden = rec.ffn_act(nn::gelu_tanh(pre));
         x = a + linear_rec(p, &name("mlp.c_proj"), hidden, rec);
     }
-    let x = rec.output(nn::layer_norm(p, "ln_f", x, LN_EPS)).reshape([b * t, dm]);
+    let x = nn::layer_norm(p, "ln_f", x, LN_EPS).reshape([b * t, dm]);
+    rec.logit_sum(|| adaptive_logit_sum(p, arch, x.clone()));
     adaptive_nll(p, arch, x, &batch.targets).mean()
 }
 

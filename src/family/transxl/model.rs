@@ -234,6 +234,25 @@ pub fn adaptive_embedding(p: &ParamStore, arch: &TxlArch, ids: &[u32]) -> Tensor
     out
 }
 
+/// The sum of the adaptive softmax's logits over every row of `hidden` and every vocabulary
+/// entry (the clusters' own scores), without forming them: `(h P)·Σ_v w_v + Σ_v b_v` per cluster.
+pub fn adaptive_logit_sum(p: &ParamStore, arch: &TxlArch, hidden: Tensor<2>) -> Tensor<1> {
+    let n = hidden.dims()[0];
+    let mut total: Option<Tensor<1>> = None;
+    for c in 0..arch.clusters() {
+        let h = match out_proj_name(arch, c) {
+            Some(name) => hidden.clone().matmul(p.matrix(&name)),
+            None => hidden.clone(),
+        };
+        let part = (h * out_weight(p, arch, c).sum_dim(0)).sum() + out_bias(p, arch, c).sum() * n as f64;
+        total = Some(match total {
+            Some(t) => t + part,
+            None => part,
+        });
+    }
+    total.expect("at least one cluster")
+}
+
 /// Per-token negative log-likelihood of `targets` under the projected adaptive log-softmax
 /// (§6.8), `[n]`, for hidden states `[n, d_model]`. The head scores the `e_1` head tokens and
 /// one column per tail cluster (cluster `c`'s at column `e_1 + c − 1`); a tail cluster's logits
@@ -413,7 +432,7 @@ pub fn forward(p: &ParamStore, arch: &TxlArch, batch: &LmBatch, mems: Option<&[T
         let y = nn::linear(p, &format!("{ff}.CoreNet.3"), act);
         h = nn::layer_norm(p, &format!("{ff}.layer_norm"), x + y, LN_EPS);
     }
-    let h = rec.output(h);
+    rec.logit_sum(|| adaptive_logit_sum(p, arch, h.clone().reshape([b * t, d])));
     let loss = adaptive_nll(p, arch, h.reshape([b * t, d]), &batch.targets).mean();
     let keep = arch.mem_len.min(kl);
     let new_mems = if keep == 0 {
