@@ -70,10 +70,10 @@ fn a_partial_gather_equals_the_full_one_and_runs_no_more_than_it_needs() {
     for (case, arch, corpus, fidelity) in cases() {
         let o = opts(fidelity);
         let full = gather(&*arch, &corpus, &o, &device, &all_inputs()).unwrap();
-        assert_eq!(full.inputs.present().count(), 9, "{case}: the full gather has every input");
+        assert_eq!(full.inputs.present().count(), 12, "{case}: the full gather has every input");
         let loss = full.loss.expect("a full gather has a loss");
         // (asked for, what comes back, whether a forward pass over the minibatch ran)
-        let subsets: [(&[InputId], &[InputId], bool); 9] = [
+        let subsets: [(&[InputId], &[InputId], bool); 12] = [
             (&[W], &[W], false),
             (&[P], &[P], false),
             (&[P, W], &[W, P], false),
@@ -82,6 +82,9 @@ fn a_partial_gather_equals_the_full_one_and_runs_no_more_than_it_needs() {
             (&[G], &[W, G], true),
             (&[GA], &[A, GA], true),
             (&[GH, J], &[H, GH, J], true),
+            (&[Z], &[Z], true),
+            (&[GS], &[W, GS], true),
+            (&[HG], &[W, HG], true),
             (&[], &[], false),
         ];
         for (need, present, forward) in subsets {

@@ -79,8 +79,8 @@ fn a_terminal_session() {
     p.exp_string("sum(sq(W)) : one number").unwrap();
 
     // Ctrl-C clears the line; the next input is read as usual.
-    typ(&mut p, "this is not finished");
-    p.exp_string("this is not finished").unwrap();
+    typ(&mut p, "qqq is not finished");
+    p.exp_string("qqq is not finished").unwrap();
     p.send_control('c').unwrap();
     // Input typed ahead of the new prompt may be dropped after Ctrl-C: wait for it.
     p.exp_string("lpzero> ").unwrap();

@@ -192,7 +192,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         id: InputId::GS,
         name: "GS",
-        summary: "Synflow gradient: d(sum of the final hidden states)/dW of the network with every parameter replaced by its magnitude, on one sequence whose token embeddings are all ones (aligned with W)",
+        summary: "Synflow gradient: d(sum of every output logit)/dW of the network with every parameter replaced by its magnitude, on one sequence whose token embeddings are all ones (aligned with W)",
         alignment: Alignment::Linear,
         axes: Some(&["out", "in"]),
         pass: Pass::Backward,
@@ -435,9 +435,9 @@ pub const OPS: &[OpSpec] = &[
     op!(Gram, "gram", MatrixMap, 1, None, false, "Gram matrix of the rows of each matrix entry",
         formula: "x xᵀ, in f64", axis: "[r, c] → [r, r]", domain: "matrix entries (`gram(t(x))` for the columns)"),
     op!(Cosine, "cosine", MatrixMap, 1, None, false, "cosine similarity between the rows of each matrix entry",
-        formula: "x_i·x_j / (|x_i| |x_j|), in f64", axis: "[r, c] → [r, r]", domain: "matrix entries; invalid when a row is zero"),
+        formula: "x_i·x_j / (‖x_i‖ ‖x_j‖), in f64", axis: "[r, c] → [r, r]", domain: "matrix entries; invalid when a row is zero"),
     op!(Logdet, "logdet", MatrixReduce, 1, None, false, "log of the absolute determinant of each square matrix entry",
-        formula: "ln(max(|det x|, ε)), by LU with partial pivoting in f64", axis: "the whole matrix → scalar", domain: "square matrix entries; singular (a pivot at or below n·2⁻⁵²·max|x|) gives ln ε"),
+        formula: "ln(max(abs(det x), ε)), by LU with partial pivoting in f64", axis: "the whole matrix → scalar", domain: "square matrix entries; singular (a pivot at or below n·2⁻⁵²·max abs(x)) gives ln ε"),
     op!(Pcadim, "pcadim", Components, 2, None, false, "principal components needed to hold more than `percent` % of the variance",
         formula: "smallest k with Σ_{j≤k} λ_j > (percent/100)·Σ λ, λ the eigenvalues of the column covariance, largest first", axis: "last axis = features, the others samples → scalar", domain: "an integer literal percent in 1..=99; invalid with fewer samples than features plus one, or no variance"),
 ];

@@ -184,7 +184,7 @@ mod tests {
         assert!(r.contains(&"abs(".to_owned()) && r.contains(&"abslog(".to_owned()), "{r:?}");
         let mut g = replacements("fro(G", &[]).1;
         g.sort();
-        assert_eq!(g, vec!["G", "GA", "GH"]);
+        assert_eq!(g, vec!["G", "GA", "GH", "GS"]);
         assert_eq!(replacements("sn", &["snip", "other"]).1, vec!["snip"]);
         assert_eq!(replacements(":ty", &[]), (0, vec![":type ".to_owned()]));
         assert_eq!(replacements("2", &[]).1, Vec::<String>::new());

@@ -53,6 +53,7 @@ const REFERENCE_COLUMNS: &[(&str, &str)] = &[
     ("softmax_confidence", "Head Softmax Confidence"),
     ("params", "Number of Parameters"),
     ("lpzero_flexibert", "lpzero"),
+    ("jacobian_cosine", "Jacobian Score Normalized"),
 ];
 
 /// What each reported count sums, by parameter group ([`model::GROUPS`]; the MLM loss head is not

@@ -55,6 +55,11 @@ const REFERENCE_FILES: &[(&str, &str)] = &[
     ("head_importance", "head_importance"),
     ("params", "num_parameters"),
     ("lpzero_gpt2", "lpzero"),
+    ("synflow", "synflow"),
+    ("logsynflow", "logsynflow"),
+    ("grasp", "grasp"),
+    ("jacobian_cosine", "jacobian_cosine"),
+    ("eznas", "eznas"),
 ];
 
 /// What each published count sums, by parameter group ([`model::GROUPS`]).
