@@ -240,9 +240,8 @@ fn jacobian_cosine_and_eznas_equal_their_formulas_recomputed_in_f64() {
                 for r in 0..out {
                     if r != rank {
                         let f = m[r][c] / m[rank][c];
-                        for k in 0..inp {
-                            m[r][k] -= f * m[rank][k];
-                        }
+                        let pivot = m[rank].clone();
+                        m[r].iter_mut().zip(&pivot).for_each(|(x, p)| *x -= f * p);
                     }
                 }
                 rank += 1;

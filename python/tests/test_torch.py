@@ -155,6 +155,8 @@ def test_bert_map_and_only_what_is_needed():
     assert lpzero.Proxy("sum(sq(W))").score(only_w) == pytest.approx(lpzero.Proxy("sum(sq(W))").score(full), rel=0)
     with pytest.raises(ValueError, match="unknown inputs"):
         lt.gather(model, {"input_ids": ids}, mlm, need=["Q"])
+    with pytest.raises(ValueError, match=r"\['GS'\] are not gathered from PyTorch models yet"):
+        lt.gather(model, {"input_ids": ids}, mlm, need=lpzero.Proxy("sum(abs(W * GS))").inputs)
 
 
 def test_own_module_map():

@@ -141,7 +141,7 @@ pub struct GatherArgs {
     #[arg(long)]
     pub archs: Option<usize>,
     /// Gather only these inputs, comma-separated (a gradient brings its tensor), running only
-    /// as much of the model as they need [default: all nine].
+    /// as much of the model as they need [default: every input].
     #[arg(long, value_delimiter = ',')]
     pub keep: Vec<String>,
     /// Gather only shard I of N (`I/N`, or `N`/`auto` from a job array's index) into the same

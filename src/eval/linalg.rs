@@ -95,7 +95,7 @@ pub fn covariance_eigenvalues(t: &TensorEntry) -> Result<Vec<f64>, Invalid> {
     let Some(&features) = t.shape.last().filter(|_| t.shape.len() >= 2) else {
         return Err(Invalid::new(format!("needs samples × features, got shape {:?}", t.shape)));
     };
-    let samples = if features == 0 { 0 } else { t.numel() / features };
+    let samples = t.numel().checked_div(features).unwrap_or(0);
     if samples < features + 1 {
         return Err(Invalid::new(format!(
             "{samples} samples of {features} features: the covariance needs more samples than features (use a larger minibatch)"

@@ -85,7 +85,7 @@ def stdlib() -> Dict[str, Proxy]:
 
 
 def inputs_names() -> List[str]:
-    """The inputs of the language (``A GA H GH S W G J P``)."""
+    """The inputs of the language (``A GA H GH S W G J P Z GS HG``)."""
     return [i["name"] for i in json.loads(_lpzero.ops())["inputs"]]
 
 

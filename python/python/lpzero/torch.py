@@ -38,6 +38,9 @@ from . import Inputs
 
 GRADIENTS = {"G", "GA", "GH", "J"}
 ALL = ["A", "GA", "H", "GH", "S", "W", "G", "J", "P"]
+# Inputs of the language that this module does not gather yet: FFN pre-activations, Synflow's
+# and GraSP's gradients (they need passes of their own).
+NOT_FROM_TORCH = {"Z", "GS", "HG"}
 
 
 @dataclass
@@ -136,7 +139,7 @@ def gather(
 ) -> Inputs:
     """Runs ``model(**batch)`` (with ``output_attentions=True`` when ``S`` is needed and the map
     says so), ``loss = loss_fn(outputs, batch)``, and the backward pass when a gradient input is
-    needed, and returns the inputs the hooks saw. ``need`` lists the inputs to collect (all nine by
+    needed, and returns the inputs the hooks saw. ``need`` lists the inputs to collect (the nine it gathers by
     default; e.g. the union of ``Proxy.inputs`` of the proxies to score). The model is put in
     evaluation mode (dropout off, as lpzero gathers) and its gradients are zeroed first; its
     parameters are not changed. ``metadata`` (``seed``, ``family``, ...) is
@@ -144,6 +147,9 @@ def gather(
     start = time.perf_counter()
     need = set(ALL if need is None else need)
     unknown = need - set(ALL)
+    later = unknown & NOT_FROM_TORCH
+    if later:
+        raise ValueError(f"inputs {sorted(later)} are not gathered from PyTorch models yet (lpzero's own families gather them: `lpzero gather`); this gathers {' '.join(ALL)}")
     if unknown:
         raise ValueError(f"unknown inputs {sorted(unknown)} (inputs are {' '.join(ALL)})")
     mm = module_map or globals()["module_map"](model)
