@@ -212,6 +212,25 @@ mod tests {
 
     /// Samples `z · diag(σ) · Qᵀ` with `z` of orthonormal-ish columns: the covariance spectrum is
     /// known up to sampling, and exactly when the data are built to have a given rank.
+    /// A known spectrum: columns c_j·h_j, h_j rows 1..=5 of the 8 × 8 Sylvester Hadamard matrix
+    /// (centred, mutually orthogonal, Σ h² = 8), rotated by an orthogonal Q. The sample covariance
+    /// is then Q diag(c_j² · 8/7) Qᵀ, whose eigenvalues are c_j² · 8/7 exactly.
+    #[test]
+    fn covariance_eigenvalues_of_a_known_spectrum() {
+        let (n, d) = (8, 5);
+        let hadamard = |i: usize, j: usize| if (i & j).count_ones() % 2 == 0 { 1.0 } else { -1.0 };
+        let c = [4.0, 3.0, 2.0, 1.0, 0.5];
+        let q = orthogonal(d, 7);
+        let data: Vec<f32> = (0..n)
+            .flat_map(|i| (0..d).map(|f| (0..d).map(|j| c[j] * hadamard(j + 1, i) * q[(f, j)]).sum::<f64>() as f32).collect::<Vec<_>>())
+            .collect();
+        let eig = covariance_eigenvalues(&entry(&[n, d], data)).unwrap();
+        for (got, cj) in eig.iter().zip(c) {
+            let want = cj * cj * 8.0 / 7.0;
+            assert!((got - want).abs() < 1e-5 * want, "{got} vs {want}");
+        }
+    }
+
     #[test]
     fn pca_dim_counts_the_planted_rank_and_the_variance_share() {
         // Data of rank 3 in 8 features: 3 nonzero eigenvalues, so 3 components hold all the variance.
