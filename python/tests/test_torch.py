@@ -273,11 +273,17 @@ def test_cross_check_with_lpzeros_own_gather(tmp_path, lpzero_bin, n_layer, d, h
     for hf, lp in lp_name.items():
         np.testing.assert_array_equal(theirs_p[hf], ours_p[lp], err_msg=hf)
     worst = 0.0
+    compared = 0
     for proxy in lpzero.stdlib().values():
+        if set(proxy.inputs) & lt.NOT_FROM_TORCH:
+            # Z, GS and HG come from lpzero's own gather only; without them the proxy cannot score.
+            assert proxy.score(theirs) is None, proxy.name
+            continue
+        compared += 1
         a, b = proxy.score(ours), proxy.score(theirs)
         assert a is not None and b is not None, proxy.name
         rel = abs(a - b) / max(abs(a), 1e-30)
         worst = max(worst, rel)
         print(f"  {proxy.name:<20} lpzero {a:<24.10g} torch {b:<24.10g} relative {rel:.1e}")
         assert rel <= 1e-4, f"{proxy.name}: lpzero {a!r}, torch {b!r} (relative {rel:.2e})"
-    print(f"cross-check ({n_layer} layers, d_model {d}, {heads} heads, FFN {inner}, seed {seed}): {len(lpzero.stdlib())} stdlib proxies, worst relative difference {worst:.2e}")
+    print(f"cross-check ({n_layer} layers, d_model {d}, {heads} heads, FFN {inner}, seed {seed}): {compared} stdlib proxies, worst relative difference {worst:.2e}")
