@@ -4,18 +4,16 @@
 //! through the input cache, whose files grow as later runs ask for more.
 
 use burn::tensor::Device;
-use lpzero::device::DeviceKind;
 use lpzero::family::flexibert::{FlexiArch, FlexiLayer, LayerOp};
 use lpzero::family::Arch;
 use lpzero::gather::cache::{gather_cached, Cache};
-use lpzero::gather::{all_inputs, gather, text::Corpus, GatherOptions, Gathered};
+use lpzero::gather::{all_inputs, gather, text::Corpus, Gathered};
 use lpzero::lang::table::InputId::{self, *};
 use lpzero::models::Fidelity;
 use std::sync::Arc;
 
-fn opts(fidelity: Fidelity) -> GatherOptions {
-    GatherOptions { batch: 2, seq_len: 16, seed: 5, fidelity, device: DeviceKind::Flex, variant: Default::default() }
-}
+mod common;
+use common::{opts, tiny_gpt2, tiny_transxl};
 
 fn flexibert() -> FlexiArch {
     FlexiArch {
@@ -29,18 +27,9 @@ fn flexibert() -> FlexiArch {
     }
 }
 
-fn from_space(text: &str) -> Arc<dyn Arch> {
-    lpzero::train::space::SpaceSpec::parse(text, "test").unwrap().sample(1, 3).unwrap().remove(0)
-}
-
 /// Every family and fidelity, with the text its vocabulary reads.
 fn cases() -> Vec<(String, Arc<dyn Arch>, Corpus, Fidelity)> {
-    let gpt2 = lpzero::train::space::SpaceSpec::load("tiny").unwrap().sample(1, 4).unwrap().remove(0);
-    let txl = from_space(
-        "name: t\nfamily: transxl\nn_layer: [2]\nd_model: [16]\nd_embed: [24]\ndiv_val: [2]\nn_head: [2, 4]\n\
-         d_inner: {min: 16, max: 48}\nn_token: 600\ncutoffs: [100, 200, 400, 600]\ntie_projs: [false, true, true, true]\n\
-         tgt_len: 16\nmem_len: 16\ninit_std: 0.02\nproj_init_std: 0.01\n",
-    );
+    let (gpt2, txl) = (tiny_gpt2(), tiny_transxl());
     let grammar = Corpus::grammar(3, 2000);
     vec![
         ("flexibert".into(), Arc::new(flexibert()) as Arc<dyn Arch>, Corpus::builtin(), Fidelity::Trained),

@@ -5,11 +5,10 @@
 //! the stdlib's Jacobian cosine and EZNAS recomputed from their inputs in f64.
 
 use burn::tensor::Device;
-use lpzero::device::DeviceKind;
 use lpzero::eval::{Interpreter, ProxyInputs, TensorEntry};
 use lpzero::family::flexibert::{FlexiArch, FlexiLayer, LayerOp};
 use lpzero::family::Arch;
-use lpzero::gather::{gather, init_seed, text::Corpus, GatherOptions};
+use lpzero::gather::{gather, init_seed, text::Corpus};
 use lpzero::lang::table::InputId::{self, *};
 use lpzero::lang::Proxy;
 use lpzero::models::nn::Recorder;
@@ -17,9 +16,8 @@ use lpzero::models::params::ParamStore;
 use lpzero::models::Fidelity;
 use std::sync::Arc;
 
-fn opts(fidelity: Fidelity) -> GatherOptions {
-    GatherOptions { batch: 2, seq_len: 16, seed: 5, fidelity, device: DeviceKind::Flex, variant: Default::default() }
-}
+mod common;
+use common::{opts, tiny_gpt2 as gpt2, tiny_transxl as transxl};
 
 fn flexibert() -> FlexiArch {
     FlexiArch {
@@ -30,23 +28,6 @@ fn flexibert() -> FlexiArch {
             FlexiLayer { op: LayerOp::LtDft, heads: 4, ffn_dim: 128, num_ffn: 1 },
         ],
     }
-}
-
-fn gpt2() -> Arc<dyn Arch> {
-    lpzero::train::space::SpaceSpec::load("tiny").unwrap().sample(1, 4).unwrap().remove(0)
-}
-
-fn transxl() -> Arc<dyn Arch> {
-    lpzero::train::space::SpaceSpec::parse(
-        "name: t\nfamily: transxl\nn_layer: [2]\nd_model: [16]\nd_embed: [24]\ndiv_val: [2]\nn_head: [2, 4]\n\
-         d_inner: {min: 16, max: 48}\nn_token: 600\ncutoffs: [100, 200, 400, 600]\ntie_projs: [false, true, true, true]\n\
-         tgt_len: 16\nmem_len: 16\ninit_std: 0.02\nproj_init_std: 0.01\n",
-        "test",
-    )
-    .unwrap()
-    .sample(1, 3)
-    .unwrap()
-    .remove(0)
 }
 
 /// erf in f64: the Maclaurin series below 2, the continued fraction of erfc above (both
