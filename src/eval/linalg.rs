@@ -210,8 +210,6 @@ mod tests {
         assert_eq!(log_abs_det(&entry(&[2, 2], vec![0.0; 4])).unwrap(), EPSILON.ln());
     }
 
-    /// Samples `z · diag(σ) · Qᵀ` with `z` of orthonormal-ish columns: the covariance spectrum is
-    /// known up to sampling, and exactly when the data are built to have a given rank.
     /// A known spectrum: columns c_j·h_j, h_j rows 1..=5 of the 8 × 8 Sylvester Hadamard matrix
     /// (centred, mutually orthogonal, Σ h² = 8), rotated by an orthogonal Q. The sample covariance
     /// is then Q diag(c_j² · 8/7) Qᵀ, whose eigenvalues are c_j² · 8/7 exactly.
@@ -231,6 +229,8 @@ mod tests {
         }
     }
 
+    /// Samples `z · diag(σ) · Qᵀ` with `z` of orthonormal-ish columns: the covariance spectrum is
+    /// known up to sampling, and exactly when the data are built to have a given rank.
     #[test]
     fn pca_dim_counts_the_planted_rank_and_the_variance_share() {
         // Data of rank 3 in 8 features: 3 nonzero eigenvalues, so 3 components hold all the variance.
