@@ -14,6 +14,7 @@ pub mod lang;
 pub mod model;
 pub mod progress;
 pub mod speed;
+pub mod subnet;
 
 use crate::device::DeviceKind;
 use crate::family::FamilyRef;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Put the outputs of sharded tasks together (`rank --shard`, `bench build --shard`,
     /// `gather --shard`): the report one process would have written, or what is missing.
     Merge(model::MergeArgs),
+    /// LoNAS-style sub-networks of a pretrained LLaMA model: counts (`subnet show`), validation
+    /// perplexity (`subnet eval`), the best one under a budget (`subnet search`).
+    Subnet(subnet::SubnetArgs),
 }
 
 /// The benchmark a command works on.
@@ -347,6 +351,7 @@ pub fn main() -> ExitCode {
         Command::Cache(args) => edge(model::cache(&args)),
         Command::Gather(args) => edge(model::gather(&args)),
         Command::Merge(args) => edge(model::merge(&args)),
+        Command::Subnet(args) => edge(subnet::run(&args)),
     }
 }
 

@@ -137,6 +137,26 @@ impl ParamStore {
         ParamStore { tensors }
     }
 
+    /// Materialises given values (a pretrained model's, row-major, one per spec, of the spec's
+    /// size): the same layout as [`ParamStore::build`]. With an autodiff device the tensors
+    /// require gradients.
+    pub fn from_values(values: Vec<(ParamSpec, Vec<f32>)>, device: &Device) -> ParamStore {
+        let mut tensors = BTreeMap::new();
+        for (s, v) in values {
+            let (rows, cols) = match s.shape[..] {
+                [n] => (1, n),
+                [r, c] => (r, c),
+                _ => (s.shape[..s.shape.len() - 1].iter().product(), *s.shape.last().unwrap_or(&1)),
+            };
+            let mut t = Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), device);
+            if device.is_autodiff() {
+                t = t.require_grad();
+            }
+            tensors.insert(s.name, (t, s.shape));
+        }
+        ParamStore { tensors }
+    }
+
     /// A matrix parameter (`[out, in]` for linear weights).
     pub fn matrix(&self, name: &str) -> Tensor<2> {
         self.tensors.get(name).unwrap_or_else(|| panic!("the model declares `{name}`")).0.clone()

@@ -1,0 +1,366 @@
+//! `lpzero subnet`: LoNAS-style sub-networks of a pretrained LLaMA model — their counts
+//! (`show`), their validation perplexity and proxy scores (`eval`), and the best one under a
+//! budget (`search`). Flags into the library's calls ([`crate::family::llama::search`]), results
+//! printed.
+
+use super::progress::Reporter;
+use crate::device::DeviceKind;
+use crate::family::llama::search::{self, BudgetKind, EvolveSettings, Pretrained, SearchError};
+use crate::family::llama::subnet::{to_yaml, LonasSpace, Subnet};
+use crate::lang::Proxy;
+use crate::progress::Progress;
+use crate::stop::Stop;
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The LoNAS-style spaces lpzero ships (`spaces/lonas-*.yaml`), by name.
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("lonas-llama-7b", include_str!("../../spaces/lonas-llama-7b.yaml")),
+    ("lonas-smollm2-135m", include_str!("../../spaces/lonas-smollm2-135m.yaml")),
+];
+
+/// Arguments of `lpzero subnet`.
+#[derive(Debug, clap::Args)]
+pub struct SubnetArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SubnetCommand,
+}
+
+/// The `subnet` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum SubnetCommand {
+    /// Parameter and MAC counts of the maximal, the heuristic and a given sub-network.
+    Show(ModelArgs),
+    /// Validation perplexity of sub-networks on a text (and proxy scores, if proxies are given).
+    Eval(EvalArgs),
+    /// The best sub-network under a budget, by a proxy or by validation loss; written as YAML.
+    Search(SearchArgs),
+}
+
+/// The model, its space and a sub-network.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// The pretrained model: a GGUF file, or a Hugging Face folder (`config.json` and
+    /// `model.safetensors` or its sharded index).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A PEFT LoRA adapter folder (`adapter_config.json`, `adapter_model.safetensors`).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// The space: a shipped one by name (`lonas-llama-7b`, `lonas-smollm2-135m`) or a file.
+    #[arg(long)]
+    pub space: String,
+    /// Sub-networks: `maximal`, `heuristic`, or a YAML file with `ffn:` (and rank) lists
+    /// (repeatable) [default: maximal and heuristic].
+    #[arg(long)]
+    pub subnet: Vec<String>,
+}
+
+/// Arguments of `lpzero subnet eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The model, space and sub-networks.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The text perplexity is measured on (tokenised with the model's own tokenizer).
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Windows of `--seq-len` tokens, taken in order from `--offset`.
+    #[arg(long, default_value_t = 8)]
+    pub windows: usize,
+    /// Tokens per window.
+    #[arg(long, default_value_t = 256)]
+    pub seq_len: usize,
+    /// The first token of the first window.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// The proxies.
+    #[command(flatten)]
+    pub proxies: super::ProxyArgs,
+    /// The device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::DEFAULT)]
+    pub device: DeviceKind,
+}
+
+/// How `subnet search` scores candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScoreBy {
+    /// The proxy given with `--proxy` / `-e` (higher is better).
+    Proxy,
+    /// Validation loss on a held-out sample (`--corpus`, `--windows`, `--offset`): lower is
+    /// better, as LoNAS scores candidates.
+    ValidLoss,
+}
+
+/// Arguments of `lpzero subnet search`.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// The pretrained model (GGUF file or Hugging Face folder).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A PEFT LoRA adapter folder.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// The space (shipped name or file).
+    #[arg(long)]
+    pub space: String,
+    /// What to score candidates by.
+    #[arg(long, value_enum, default_value_t = ScoreBy::Proxy)]
+    pub by: ScoreBy,
+    /// The proxies.
+    #[command(flatten)]
+    pub proxies: super::ProxyArgs,
+    /// The budget: `params=X` or `macs=X` (MACs per token), X a number with an optional K/M/G
+    /// suffix, or `heuristic` / `maximal` for that sub-network's count.
+    #[arg(long)]
+    pub budget: String,
+    /// The held-out text for `--by valid-loss`.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Windows of the held-out sample (`--by valid-loss`).
+    #[arg(long, default_value_t = 2)]
+    pub windows: usize,
+    /// Tokens per window.
+    #[arg(long, default_value_t = 256)]
+    pub seq_len: usize,
+    /// The held-out sample's first token [default: the middle of the text, away from the
+    /// windows `subnet eval` reads by default].
+    #[arg(long)]
+    pub offset: Option<usize>,
+    /// Candidates an evolutionary search evaluates.
+    #[arg(long, default_value_t = 40)]
+    pub evaluations: usize,
+    /// Population of an evolutionary search.
+    #[arg(long, default_value_t = 10)]
+    pub population: usize,
+    /// Seed of an evolutionary search.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Use the evolutionary search even where the dynamic program is exact.
+    #[arg(long)]
+    pub evolve: bool,
+    /// Where to write the chosen sub-network (YAML) [default: stdout].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::DEFAULT)]
+    pub device: DeviceKind,
+}
+
+/// Runs `lpzero subnet`.
+pub fn run(args: &SubnetArgs) -> anyhow::Result<()> {
+    match &args.command {
+        SubnetCommand::Show(a) => show(a),
+        SubnetCommand::Eval(a) => eval(a),
+        SubnetCommand::Search(a) => search_cmd(a),
+    }
+}
+
+fn load_space(name: &str) -> anyhow::Result<LonasSpace> {
+    if let Some((_, text)) = SHIPPED.iter().find(|(n, _)| *n == name) {
+        return Ok(LonasSpace::parse(text, &format!("spaces/{name}.yaml"))?);
+    }
+    let path = PathBuf::from(name);
+    if !path.is_file() {
+        bail!("--space `{name}`: neither a shipped space ({}) nor a file", SHIPPED.iter().map(|s| s.0).collect::<Vec<_>>().join(", "));
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(LonasSpace::parse(&text, &path.display().to_string())?)
+}
+
+fn open(model: &std::path::Path, adapter: Option<&std::path::Path>, space: &str) -> anyhow::Result<(Pretrained, LonasSpace)> {
+    let pre = Pretrained::open(model, adapter).with_context(|| format!("cannot open the model {}", model.display()))?;
+    let space = load_space(space)?;
+    space.check_model(&pre.checkpoint.config).map_err(anyhow::Error::msg)?;
+    Ok((pre, space))
+}
+
+fn subnets(names: &[String], pre: &Pretrained, space: &LonasSpace) -> anyhow::Result<Vec<(String, Subnet)>> {
+    let with_lora = pre.adapter.is_some();
+    let names: Vec<String> = if names.is_empty() { vec!["maximal".into(), "heuristic".into()] } else { names.to_vec() };
+    names
+        .iter()
+        .map(|n| {
+            let s = match space.named(n, with_lora) {
+                Some(s) => s,
+                None => {
+                    let text = std::fs::read_to_string(n).with_context(|| format!("--subnet `{n}`: not `maximal`, `heuristic` or a readable file"))?;
+                    Subnet::parse(&text, n)?
+                }
+            };
+            if s.layers() != space.layers {
+                bail!("--subnet {n}: {} layers; the space has {}", s.layers(), space.layers);
+            }
+            Ok((n.clone(), s))
+        })
+        .collect()
+}
+
+fn show(a: &ModelArgs) -> anyhow::Result<()> {
+    let (pre, space) = open(&a.model, a.adapter.as_deref(), &a.space)?;
+    let c = &pre.checkpoint.config;
+    eprintln!(
+        "{}: {} layers, width {}, {} heads / {} kv heads, FFN {}, vocabulary {}{}",
+        a.model.display(),
+        c.num_hidden_layers,
+        c.hidden_size,
+        c.num_attention_heads,
+        c.num_key_value_heads,
+        c.intermediate_size,
+        c.vocab_size,
+        if c.tie_word_embeddings { ", tied head" } else { "" }
+    );
+    eprintln!("space {}: {} choices per layer", space.name, space.layer_options(pre.adapter.is_some()).len());
+    println!("{:<24} {:>15} {:>13} {:>17}", "sub-network", "base params", "LoRA params", "MACs per token");
+    for (name, s) in subnets(&a.subnet, &pre, &space)? {
+        let k = pre.counts(&s)?;
+        println!("{name:<24} {:>15} {:>13} {:>17}", k.base_params, k.lora_params, k.macs_per_token);
+    }
+    Ok(())
+}
+
+fn tokens_of(pre: &Pretrained, corpus: &std::path::Path) -> anyhow::Result<Vec<u32>> {
+    let text = std::fs::read_to_string(corpus).with_context(|| format!("cannot read {}", corpus.display()))?;
+    Ok(pre.tokenizer()?.encode(&text)?)
+}
+
+fn eval(a: &EvalArgs) -> anyhow::Result<()> {
+    let (pre, space) = open(&a.model.model, a.model.adapter.as_deref(), &a.model.space)?;
+    let proxies = super::load_proxies(&a.proxies)?;
+    if let Some(p) = proxies.iter().find(|p| !search::weight_only(p)) {
+        bail!("proxy `{}` reads more than the weights; `subnet eval` scores weight-only proxies (W)", p.name);
+    }
+    let device = a.device.open()?;
+    let tokens = tokens_of(&pre, &a.corpus)?;
+    let start = a.offset.min(tokens.len());
+    eprintln!("{}: {} tokens; {} windows of {} from token {start}", a.corpus.display(), tokens.len(), a.windows, a.seq_len);
+    let mut header = format!("{:<24} {:>13} {:>10} {:>12}", "sub-network", "params", "loss", "perplexity");
+    for p in &proxies {
+        header.push_str(&format!(" {:>14}", p.name));
+    }
+    println!("{header}");
+    for (name, s) in subnets(&a.model.subnet, &pre, &space)? {
+        let t = Instant::now();
+        let loss = search::validation_loss(&pre, &s, &tokens[start..], a.windows, a.seq_len, &device)?;
+        let mut line = format!("{name:<24} {:>13} {loss:>10.4} {:>12.3}", pre.counts(&s)?.params(), loss.exp());
+        for p in &proxies {
+            match search::score_subnet(&pre, p, &s) {
+                Ok(v) => line.push_str(&format!(" {v:>14.6}")),
+                Err(e) => line.push_str(&format!(" {:>14}", format!("invalid ({e})"))),
+            }
+        }
+        println!("{line}");
+        eprintln!("  {name}: {:.1} s", t.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
+    let (pre, space) = open(&a.model, a.adapter.as_deref(), &a.space)?;
+    let with_lora = pre.adapter.is_some();
+    let budget = search::parse_budget(&a.budget, &pre, &space)?;
+    let fits = |s: &Subnet| pre.counts(s).map(|k| budget.measure(&k) <= budget.limit).unwrap_or(false);
+    let stop = Stop::process();
+    let reporter = Reporter::new();
+    let options = space.layer_options(with_lora);
+    let heuristic = space.heuristic(with_lora);
+    let started = Instant::now();
+    let settings = EvolveSettings { evaluations: a.evaluations, population: a.population, tournament: 3, seed: a.seed };
+    let interrupted = |e: SearchError| -> anyhow::Error {
+        match e {
+            SearchError::Stopped => super::Interrupted.into(),
+            e => e.into(),
+        }
+    };
+    let (chosen, score, method, label) = match a.by {
+        ScoreBy::Proxy => {
+            let proxies = super::load_proxies(&a.proxies)?;
+            let [proxy]: [Proxy; 1] = proxies.try_into().map_err(|_| anyhow::anyhow!("--by proxy takes exactly one proxy (--proxy FILE[:NAME] or -e EXPR)"))?;
+            if !search::weight_only(&proxy) {
+                bail!(
+                    "proxy `{}` reads {:?}; `subnet search` scores LLaMA sub-networks by weight-only proxies (W) or by validation loss (--by valid-loss): gathering activations and gradients of pretrained LLaMA models is not built yet",
+                    proxy.name,
+                    proxy.typed.inputs()
+                );
+            }
+            reporter.start("per-layer scores", space.layers);
+            let table = search::layer_tables(&pre, &proxy, &options, &stop, |done| reporter.advance(done, "layer")).map_err(interrupted)?;
+            reporter.finish();
+            let sep = search::separability(&pre, &proxy, &options, &table)?;
+            eprintln!(
+                "separability (first and last layers together, against their per-layer scores): score ≈ {:.6e}·(s_first + s_last) + {:.3e}, largest residual {:.1e} of the spread: {}",
+                sep.slope,
+                sep.intercept,
+                sep.residual,
+                if sep.separable { "separable" } else { "not separable" }
+            );
+            if sep.separable && !a.evolve {
+                let (cost, fixed) = search::option_costs(&pre, &budget, &options)?;
+                let sign = if sep.slope < 0.0 { -1.0 } else { 1.0 };
+                let value: Vec<Vec<f64>> = table.iter().map(|r| r.iter().map(|v| sign * v).collect()).collect();
+                let (picks, _) = search::best_under_budget(&value, &cost, fixed, budget.limit).ok_or_else(|| anyhow::anyhow!("no sub-network of the space fits {}", a.budget))?;
+                let s = Subnet::from_options(&picks.iter().map(|&o| options[o]).collect::<Vec<_>>());
+                let score = search::score_subnet(&pre, &proxy, &s).unwrap_or(f64::NAN);
+                (s, score, "dynamic program (exact)".to_string(), proxy.name.clone())
+            } else {
+                let mut fitness = |s: &Subnet| search::score_subnet(&pre, &proxy, s);
+                let (s, f, n) = search::evolve(&space, with_lora, &fits, std::slice::from_ref(&heuristic), settings, &stop, &mut fitness).map_err(interrupted)?;
+                (s, f, format!("regularised evolution, {n} candidates"), proxy.name.clone())
+            }
+        }
+        ScoreBy::ValidLoss => {
+            let corpus = a.corpus.as_ref().context("--by valid-loss needs --corpus (the held-out text)")?;
+            let tokens = tokens_of(&pre, corpus)?;
+            let offset = a.offset.unwrap_or(tokens.len() / 2).min(tokens.len());
+            let device = a.device.open()?;
+            eprintln!("held-out sample: {} windows of {} tokens from token {offset} of {}", a.windows, a.seq_len, corpus.display());
+            reporter.start("candidates", a.evaluations);
+            let mut done = 0;
+            let mut fitness = |s: &Subnet| {
+                let loss = search::validation_loss(&pre, s, &tokens[offset..], a.windows, a.seq_len, &device)?;
+                done += 1;
+                reporter.advance(done, &format!("loss {loss:.4}"));
+                Ok(-loss)
+            };
+            let (s, f, n) = search::evolve(&space, with_lora, &fits, std::slice::from_ref(&heuristic), settings, &stop, &mut fitness).map_err(interrupted)?;
+            reporter.finish();
+            (s, -f, format!("regularised evolution, {n} candidates"), "valid_loss".to_string())
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let k = pre.counts(&chosen)?;
+    let hk = pre.counts(&heuristic)?;
+    let kind = match budget.kind {
+        BudgetKind::Params => "params",
+        BudgetKind::Macs => "macs",
+    };
+    eprintln!(
+        "chosen by {label} ({method}) in {seconds:.1} s: {} parameters, {} MACs per token (budget {kind} ≤ {}; heuristic {} / {})",
+        k.params(),
+        k.macs_per_token,
+        budget.limit,
+        hk.params(),
+        hk.macs_per_token
+    );
+    let extra = vec![
+        ("space".to_string(), space.name.clone()),
+        ("scored_by".to_string(), label),
+        ("score".to_string(), format!("{score}")),
+        ("method".to_string(), format!("\"{method}\"")),
+        ("budget".to_string(), format!("\"{kind} <= {}\"", budget.limit)),
+        ("params".to_string(), k.params().to_string()),
+        ("macs_per_token".to_string(), k.macs_per_token.to_string()),
+        ("search_seconds".to_string(), format!("{seconds:.1}")),
+    ];
+    let yaml = to_yaml(&chosen, &extra);
+    match &a.out {
+        Some(path) => {
+            crate::fsutil::write_atomic(path, yaml.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{yaml}"),
+    }
+    Ok(())
+}
