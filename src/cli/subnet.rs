@@ -116,6 +116,11 @@ pub struct SearchArgs {
     /// suffix, or `heuristic` / `maximal` for that sub-network's count.
     #[arg(long)]
     pub budget: String,
+    /// Also require at least this share of the budget (0.98: within 2 % below it), so that a
+    /// proxy that prefers small networks is compared at the budget's size [default: 0, no lower
+    /// bound].
+    #[arg(long, default_value_t = 0.0)]
+    pub min_share: f64,
     /// The held-out text for `--by valid-loss`.
     #[arg(long)]
     pub corpus: Option<PathBuf>,
@@ -261,7 +266,11 @@ fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
     let (pre, space) = open(&a.model, a.adapter.as_deref(), &a.space)?;
     let with_lora = pre.adapter.is_some();
     let budget = search::parse_budget(&a.budget, &pre, &space)?;
-    let fits = |s: &Subnet| pre.counts(s).map(|k| budget.measure(&k) <= budget.limit).unwrap_or(false);
+    if !(0.0..=1.0).contains(&a.min_share) {
+        bail!("--min-share takes a share of the budget between 0 and 1");
+    }
+    let floor = (a.min_share * budget.limit as f64).ceil() as u64;
+    let fits = |s: &Subnet| pre.counts(s).map(|k| (floor..=budget.limit).contains(&budget.measure(&k))).unwrap_or(false);
     let stop = Stop::process();
     let reporter = Reporter::new();
     let options = space.layer_options(with_lora);
@@ -300,7 +309,7 @@ fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
                 let (cost, fixed) = search::option_costs(&pre, &budget, &options)?;
                 let sign = if sep.slope < 0.0 { -1.0 } else { 1.0 };
                 let value: Vec<Vec<f64>> = table.iter().map(|r| r.iter().map(|v| sign * v).collect()).collect();
-                let (picks, _) = search::best_under_budget(&value, &cost, fixed, budget.limit).ok_or_else(|| anyhow::anyhow!("no sub-network of the space fits {}", a.budget))?;
+                let (picks, _) = search::best_in_range(&value, &cost, fixed, floor, budget.limit).ok_or_else(|| anyhow::anyhow!("no sub-network of the space fits {}", a.budget))?;
                 let s = Subnet::from_options(&picks.iter().map(|&o| options[o]).collect::<Vec<_>>());
                 let score = search::score_subnet(&pre, &proxy, &s).unwrap_or(f64::NAN);
                 (s, score, "dynamic program (exact)".to_string(), proxy.name.clone())
@@ -337,7 +346,7 @@ fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
         BudgetKind::Macs => "macs",
     };
     eprintln!(
-        "chosen by {label} ({method}) in {seconds:.1} s: {} parameters, {} MACs per token (budget {kind} ≤ {}; heuristic {} / {})",
+        "chosen by {label} ({method}) in {seconds:.1} s: {} parameters, {} MACs per token (budget {floor} ≤ {kind} ≤ {}; heuristic {} / {})",
         k.params(),
         k.macs_per_token,
         budget.limit,
@@ -349,7 +358,7 @@ fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
         ("scored_by".to_string(), label),
         ("score".to_string(), format!("{score}")),
         ("method".to_string(), format!("\"{method}\"")),
-        ("budget".to_string(), format!("\"{kind} <= {}\"", budget.limit)),
+        ("budget".to_string(), format!("\"{floor} <= {kind} <= {}\"", budget.limit)),
         ("params".to_string(), k.params().to_string()),
         ("macs_per_token".to_string(), k.macs_per_token.to_string()),
         ("search_seconds".to_string(), format!("{seconds:.1}")),

@@ -8,8 +8,8 @@
 //! * **Separable proxies**: when the proxy's value on two layers' weights is an affine function
 //!   of the sum of its values on each alone (a mean or a sum of per-tensor terms, as the paper's
 //!   LLaMA proxy is), the best sub-network under a budget is a multiple-choice knapsack over
-//!   per-layer tables, solved exactly ([`best_under_budget`], a dynamic program over Pareto
-//!   fronts of (cost, score)). [`separability`] checks the affine relation on the first and last
+//!   per-layer tables, solved exactly ([`best_in_range`], a dynamic program over the distinct
+//!   partial costs). [`separability`] checks the affine relation on the first and last
 //!   layers over several choices before the program is trusted.
 //! * **Otherwise**, and for scoring by validation loss (how LoNAS scores candidates),
 //!   [`evolve`]: seeded regularised evolution over sub-networks within the budget.
@@ -267,64 +267,66 @@ pub fn separability(pre: &Pretrained, proxy: &Proxy, options: &[(usize, usize, u
 }
 
 /// The best choice per layer under a budget: maximises `Σ_l value[l][o_l]` subject to
-/// `Σ_l cost[l][o_l] ≤ budget` (`fixed` added to every total), exactly, by dynamic programming
-/// over Pareto fronts. Returns the option index per layer and the total value, or `None` when no
-/// choice fits.
-pub fn best_under_budget(value: &[Vec<f64>], cost: &[Vec<u64>], fixed: u64, budget: u64) -> Option<(Vec<usize>, f64)> {
+/// `lo ≤ fixed + Σ_l cost[l][o_l] ≤ hi`, exactly, by dynamic programming over the distinct
+/// partial costs (per layer, the best value reaching each cost: a multiple-choice knapsack;
+/// sub-network costs lie on a small lattice, so the tables stay small). Returns the option index
+/// per layer and the total value, or `None` when no choice fits. Ties go to the earlier options.
+pub fn best_in_range(value: &[Vec<f64>], cost: &[Vec<u64>], fixed: u64, lo: u64, hi: u64) -> Option<(Vec<usize>, f64)> {
+    use std::collections::BTreeMap;
     let layers = value.len();
-    // The cheapest completion of layers l.. (to prune states that cannot fit).
-    let mut rest = vec![0u64; layers + 1];
+    // The cheapest and dearest completions of layers l.. (to drop partial sums that cannot end
+    // inside the range).
+    let (mut min_rest, mut max_rest) = (vec![0u64; layers + 1], vec![0u64; layers + 1]);
     for l in (0..layers).rev() {
-        rest[l] = rest[l + 1] + cost[l].iter().copied().min().unwrap_or(0);
+        min_rest[l] = min_rest[l + 1] + cost[l].iter().copied().min().unwrap_or(0);
+        max_rest[l] = max_rest[l + 1] + cost[l].iter().copied().max().unwrap_or(0);
     }
-    // fronts[l]: states after layer l: (cost, value, previous state, option).
-    let mut fronts: Vec<Vec<(u64, f64, usize, usize)>> = Vec::with_capacity(layers);
-    let mut prev: Vec<(u64, f64, usize, usize)> = vec![(fixed, 0.0, 0, 0)];
+    // tables[l]: cost after layer l → (best value, cost before layer l, option).
+    let mut tables: Vec<BTreeMap<u64, (f64, u64, usize)>> = Vec::with_capacity(layers);
+    let mut prev: BTreeMap<u64, (f64, u64, usize)> = BTreeMap::from([(fixed, (0.0, 0, 0))]);
     for l in 0..layers {
-        let mut next = Vec::with_capacity(prev.len() * cost[l].len());
-        for (si, s) in prev.iter().enumerate() {
+        let mut next: BTreeMap<u64, (f64, u64, usize)> = BTreeMap::new();
+        for (&c0, &(v0, _, _)) in &prev {
             for (o, (&c, &v)) in cost[l].iter().zip(&value[l]).enumerate() {
-                let total = s.0 + c;
-                if total + rest[l + 1] <= budget {
-                    next.push((total, s.1 + v, si, o));
+                let total = c0 + c;
+                if total + min_rest[l + 1] > hi || total + max_rest[l + 1] < lo {
+                    continue;
+                }
+                let cand = (v0 + v, c0, o);
+                match next.get(&total) {
+                    Some(old) if old.0 >= cand.0 => {}
+                    _ => {
+                        next.insert(total, cand);
+                    }
                 }
             }
         }
-        // Pareto front: ascending cost, keep only states better than every cheaper one (ties
-        // broken by the earlier option, so the result is deterministic).
-        next.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
-        let mut front: Vec<(u64, f64, usize, usize)> = Vec::with_capacity(next.len());
-        for s in next {
-            if front.last().is_none_or(|f| s.1 > f.1) {
-                front.push(s);
-            }
-        }
-        if front.is_empty() {
+        if next.is_empty() {
             return None;
         }
-        fronts.push(front.clone());
-        prev = front;
+        tables.push(next.clone());
+        prev = next;
     }
-    let (mut si, best) = prev.iter().enumerate().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1).then(b.0.cmp(&a.0)))?;
-    let total = best.1;
+    let (&end, &(best, _, _)) = prev.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(a.0)))?;
     let mut picks = vec![0; layers];
+    let mut c = end;
     for l in (0..layers).rev() {
-        let s = fronts[l][si];
-        picks[l] = s.3;
-        si = s.2;
+        let (_, before, o) = tables[l][&c];
+        picks[l] = o;
+        c = before;
     }
-    Some((picks, total))
+    Some((picks, best))
 }
 
-/// Every combination, for tests of [`best_under_budget`] (small spaces only).
-pub fn brute_force(value: &[Vec<f64>], cost: &[Vec<u64>], fixed: u64, budget: u64) -> Option<(Vec<usize>, f64)> {
+/// Every combination, for tests of [`best_in_range`] (small spaces only).
+pub fn brute_force(value: &[Vec<f64>], cost: &[Vec<u64>], fixed: u64, lo: u64, hi: u64) -> Option<(Vec<usize>, f64)> {
     let layers = value.len();
     let mut best: Option<(Vec<usize>, f64)> = None;
     let mut idx = vec![0usize; layers];
     loop {
         let c: u64 = fixed + (0..layers).map(|l| cost[l][idx[l]]).sum::<u64>();
         let v: f64 = (0..layers).map(|l| value[l][idx[l]]).sum();
-        if c <= budget && best.as_ref().is_none_or(|b| v > b.1) {
+        if (lo..=hi).contains(&c) && best.as_ref().is_none_or(|b| v > b.1) {
             best = Some((idx.clone(), v));
         }
         let mut l = 0;
@@ -549,10 +551,11 @@ mod tests {
             let opts = 2 + case % 4;
             let value: Vec<Vec<f64>> = (0..layers).map(|_| (0..opts).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
             let cost: Vec<Vec<u64>> = (0..layers).map(|_| (0..opts).map(|_| rng.random_range(0..20)).collect()).collect();
-            let fixed = rng.random_range(0..5);
-            let budget = rng.random_range(0..50);
-            let dp = best_under_budget(&value, &cost, fixed, budget);
-            let bf = brute_force(&value, &cost, fixed, budget);
+            let fixed: u64 = rng.random_range(0..5);
+            let hi: u64 = rng.random_range(0..50);
+            let lo = if case % 2 == 0 { 0 } else { hi.saturating_sub(rng.random_range(0..15)) };
+            let dp = best_in_range(&value, &cost, fixed, lo, hi);
+            let bf = brute_force(&value, &cost, fixed, lo, hi);
             match (dp, bf) {
                 (None, None) => {}
                 (Some((_, a)), Some((_, b))) => assert!((a - b).abs() < 1e-12, "case {case}: {a} vs {b}"),

@@ -1,0 +1,535 @@
+//! The LLaMA decoder and its LoNAS-style sub-networks on tiny models written by the test itself
+//! (Hugging Face tensor names, `config.json` + `model.safetensors`, a PEFT adapter): logits
+//! against an independent f64 forward written here with explicit loops (RMSNorm, rotate-half
+//! RoPE, grouped-query causal attention, SwiGLU, LoRA), a sliced sub-network against the full
+//! model with the dropped channels zeroed, gradients against central differences of the f64
+//! loss, and the sub-network search's per-layer tables and dynamic program against direct
+//! evaluation and brute force.
+
+use burn::tensor::Device;
+use lpzero::family::llama::model::{self, LlamaArch};
+use lpzero::family::llama::search::{self, Pretrained};
+use lpzero::family::llama::subnet::{LonasSpace, Subnet};
+use lpzero::lang::Proxy;
+use lpzero::models::batch::LmBatch;
+use lpzero::models::nn::Recorder;
+use lpzero::stop::Stop;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A tiny model's numbers.
+#[derive(Clone, Copy)]
+struct Tiny {
+    vocab: usize,
+    hidden: usize,
+    ffn: usize,
+    layers: usize,
+    heads: usize,
+    kv_heads: usize,
+    tied: bool,
+    lora_rank: usize,
+}
+
+const GQA: Tiny = Tiny { vocab: 40, hidden: 16, ffn: 24, layers: 2, heads: 4, kv_heads: 2, tied: false, lora_rank: 0 };
+const TIED: Tiny = Tiny { vocab: 40, hidden: 12, ffn: 20, layers: 2, heads: 3, kv_heads: 3, tied: true, lora_rank: 0 };
+const LORA: Tiny = Tiny { lora_rank: 4, ..GQA };
+const THETA: f64 = 10000.0;
+const EPS: f64 = 1e-5;
+
+/// Writes the model (and its adapter, when `lora_rank > 0`) under `dir`; returns the tensors.
+fn write_tiny(dir: &Path, t: Tiny, seed: u64) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let hd = t.hidden / t.heads;
+    let mut base: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
+    let mut put = |m: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>, name: String, shape: Vec<usize>, scale: f32, around: f32| {
+        let n: usize = shape.iter().product();
+        let v = (0..n).map(|_| around + scale * rng.random_range(-1.0f32..1.0)).collect();
+        m.insert(name, (shape, v));
+    };
+    put(&mut base, "model.embed_tokens.weight".into(), vec![t.vocab, t.hidden], 1.0, 0.0);
+    for l in 0..t.layers {
+        let p = format!("model.layers.{l}");
+        put(&mut base, format!("{p}.input_layernorm.weight"), vec![t.hidden], 0.3, 1.0);
+        put(&mut base, format!("{p}.post_attention_layernorm.weight"), vec![t.hidden], 0.3, 1.0);
+        put(&mut base, format!("{p}.self_attn.q_proj.weight"), vec![t.heads * hd, t.hidden], 0.5, 0.0);
+        put(&mut base, format!("{p}.self_attn.k_proj.weight"), vec![t.kv_heads * hd, t.hidden], 0.5, 0.0);
+        put(&mut base, format!("{p}.self_attn.v_proj.weight"), vec![t.kv_heads * hd, t.hidden], 0.5, 0.0);
+        put(&mut base, format!("{p}.self_attn.o_proj.weight"), vec![t.hidden, t.heads * hd], 0.3, 0.0);
+        put(&mut base, format!("{p}.mlp.gate_proj.weight"), vec![t.ffn, t.hidden], 0.5, 0.0);
+        put(&mut base, format!("{p}.mlp.up_proj.weight"), vec![t.ffn, t.hidden], 0.5, 0.0);
+        put(&mut base, format!("{p}.mlp.down_proj.weight"), vec![t.hidden, t.ffn], 0.3, 0.0);
+    }
+    put(&mut base, "model.norm.weight".into(), vec![t.hidden], 0.3, 1.0);
+    if !t.tied {
+        put(&mut base, "lm_head.weight".into(), vec![t.vocab, t.hidden], 0.5, 0.0);
+    }
+    let config = serde_json::json!({
+        "model_type": "llama", "vocab_size": t.vocab, "hidden_size": t.hidden, "intermediate_size": t.ffn,
+        "num_hidden_layers": t.layers, "num_attention_heads": t.heads, "num_key_value_heads": t.kv_heads,
+        "rope_theta": THETA, "rms_norm_eps": EPS, "tie_word_embeddings": t.tied, "max_position_embeddings": 64
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    write_st(&dir.join("model.safetensors"), &base, "");
+    let mut all = base;
+    if t.lora_rank > 0 {
+        let ad = dir.join("adapter");
+        std::fs::create_dir_all(&ad).unwrap();
+        let mut lora = BTreeMap::new();
+        for l in 0..t.layers {
+            for p in ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"] {
+                let (out, inp) = {
+                    let s = &all[&format!("model.layers.{l}.{p}.weight")].0;
+                    (s[0], s[1])
+                };
+                put(&mut lora, format!("model.layers.{l}.{p}.lora_A.weight"), vec![t.lora_rank, inp], 0.5, 0.0);
+                put(&mut lora, format!("model.layers.{l}.{p}.lora_B.weight"), vec![out, t.lora_rank], 0.5, 0.0);
+            }
+        }
+        let cfg = serde_json::json!({"r": t.lora_rank, "lora_alpha": 2 * t.lora_rank,
+            "target_modules": ["q_proj", "k_proj", "v_proj", "gate_proj", "up_proj", "down_proj"], "peft_type": "LORA"});
+        std::fs::write(ad.join("adapter_config.json"), cfg.to_string()).unwrap();
+        write_st(&ad.join("adapter_model.safetensors"), &lora, "base_model.model.");
+        all.extend(lora);
+    }
+    all
+}
+
+fn write_st(path: &Path, tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, prefix: &str) {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> =
+        tensors.iter().map(|(n, (s, v))| (format!("{prefix}{n}"), s.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect())).collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> =
+        bytes.iter().map(|(n, s, b)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())).collect();
+    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+/// The tensors in f64 (what the reference forward reads).
+type T64 = BTreeMap<String, (Vec<usize>, Vec<f64>)>;
+
+fn to64(t: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> T64 {
+    t.iter().map(|(n, (s, v))| (n.clone(), (s.clone(), v.iter().map(|&x| x as f64).collect()))).collect()
+}
+
+/// An f64 matrix `[rows][cols]` of a stored tensor, its first `rows × cols` block.
+fn mat(t: &T64, name: &str, rows: usize, cols: usize) -> Vec<Vec<f64>> {
+    let (shape, v) = &t[name];
+    (0..rows).map(|r| (0..cols).map(|c| v[r * shape[1] + c]).collect()).collect()
+}
+
+fn matvec(w: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
+    w.iter().map(|row| row.iter().zip(x).map(|(a, b)| a * b).sum()).collect()
+}
+
+/// The effective weight of a projection in the f64 forward: the base block, plus
+/// `s · B[:, :r] A[:r, :]` when the projection has an adapter at rank `r`.
+fn eff(t: &T64, l: usize, p: &str, out: usize, inp: usize, rank: usize, scale: f64) -> Vec<Vec<f64>> {
+    let mut w = mat(t, &format!("model.layers.{l}.{p}.weight"), out, inp);
+    let a_name = format!("model.layers.{l}.{p}.lora_A.weight");
+    if rank > 0 && t.contains_key(&a_name) {
+        let a = mat(t, &a_name, rank, inp);
+        let b = mat(t, &format!("model.layers.{l}.{p}.lora_B.weight"), out, rank);
+        for o in 0..out {
+            for i in 0..inp {
+                w[o][i] += scale * (0..rank).map(|r| b[o][r] * a[r][i]).sum::<f64>();
+            }
+        }
+    }
+    w
+}
+
+fn rms(x: &[f64], g: &[f64]) -> Vec<f64> {
+    let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+    let k = 1.0 / (ms + EPS).sqrt();
+    x.iter().zip(g).map(|(v, g)| v * k * g).collect()
+}
+
+/// Rotate-half RoPE of one head vector at position `m`.
+fn rope(x: &[f64], m: usize) -> Vec<f64> {
+    let d = x.len();
+    let half = d / 2;
+    (0..d)
+        .map(|j| {
+            let i = j % half;
+            let a = m as f64 * THETA.powf(-2.0 * i as f64 / d as f64);
+            let rot = if j < half { -x[j + half] } else { x[j - half] };
+            x[j] * a.cos() + rot * a.sin()
+        })
+        .collect()
+}
+
+/// Logits `[t][vocab]` of one sequence under sub-network `s` (FFN widths and adapter ranks), in
+/// f64 with explicit loops.
+fn reference_logits(tn: &T64, t: Tiny, s: &Subnet, ids: &[u32]) -> Vec<Vec<f64>> {
+    let hd = t.hidden / t.heads;
+    let rep = t.heads / t.kv_heads;
+    let scale = 2.0; // lora_alpha / r
+    let vec_of = |name: &str| tn[name].1.clone();
+    let emb = mat(tn, "model.embed_tokens.weight", t.vocab, t.hidden);
+    let mut x: Vec<Vec<f64>> = ids.iter().map(|&i| emb[i as usize].clone()).collect();
+    let n = ids.len();
+    for l in 0..t.layers {
+        let (w, ra, rf) = (s.ffn[l], s.attn_rank[l], s.ffn_rank[l]);
+        let q_w = eff(tn, l, "self_attn.q_proj", t.heads * hd, t.hidden, ra, scale);
+        let k_w = eff(tn, l, "self_attn.k_proj", t.kv_heads * hd, t.hidden, ra, scale);
+        let v_w = eff(tn, l, "self_attn.v_proj", t.kv_heads * hd, t.hidden, ra, scale);
+        let o_w = mat(tn, &format!("model.layers.{l}.self_attn.o_proj.weight"), t.hidden, t.heads * hd);
+        let g_in = vec_of(&format!("model.layers.{l}.input_layernorm.weight"));
+        let normed: Vec<Vec<f64>> = x.iter().map(|r| rms(r, &g_in)).collect();
+        let q: Vec<Vec<f64>> = normed.iter().map(|r| matvec(&q_w, r)).collect();
+        let k: Vec<Vec<f64>> = normed.iter().map(|r| matvec(&k_w, r)).collect();
+        let v: Vec<Vec<f64>> = normed.iter().map(|r| matvec(&v_w, r)).collect();
+        let head = |row: &[f64], h: usize, m: usize| rope(&row[h * hd..(h + 1) * hd], m);
+        let mut ctx = vec![vec![0.0; t.heads * hd]; n];
+        for h in 0..t.heads {
+            let kvh = h / rep;
+            for i in 0..n {
+                let qi = head(&q[i], h, i);
+                let scores: Vec<f64> = (0..=i).map(|j| qi.iter().zip(head(&k[j], kvh, j)).map(|(a, b)| a * b).sum::<f64>() / (hd as f64).sqrt()).collect();
+                let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = scores.iter().map(|s| (s - m).exp()).collect();
+                let z: f64 = e.iter().sum();
+                for (j, ej) in e.iter().enumerate() {
+                    for dd in 0..hd {
+                        ctx[i][h * hd + dd] += ej / z * v[j][kvh * hd + dd];
+                    }
+                }
+            }
+        }
+        for i in 0..n {
+            let o = matvec(&o_w, &ctx[i]);
+            x[i].iter_mut().zip(o).for_each(|(a, b)| *a += b);
+        }
+        let g_post = vec_of(&format!("model.layers.{l}.post_attention_layernorm.weight"));
+        let gate_w = eff(tn, l, "mlp.gate_proj", w, t.hidden, rf, scale);
+        let up_w = eff(tn, l, "mlp.up_proj", w, t.hidden, rf, scale);
+        let down_w = eff(tn, l, "mlp.down_proj", t.hidden, w, t.lora_rank, scale);
+        for xi in x.iter_mut() {
+            let nr = rms(xi, &g_post);
+            let gate = matvec(&gate_w, &nr);
+            let up = matvec(&up_w, &nr);
+            let act: Vec<f64> = gate.iter().zip(&up).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
+            let d = matvec(&down_w, &act);
+            xi.iter_mut().zip(d).for_each(|(a, b)| *a += b);
+        }
+    }
+    let g = vec_of("model.norm.weight");
+    let head_w = if t.tied { emb } else { mat(tn, "lm_head.weight", t.vocab, t.hidden) };
+    x.iter().map(|r| matvec(&head_w, &rms(r, &g))).collect()
+}
+
+fn reference_loss(tn: &T64, t: Tiny, s: &Subnet, ids: &[u32], targets: &[u32]) -> f64 {
+    let logits = reference_logits(tn, t, s, ids);
+    let mut total = 0.0;
+    for (row, &y) in logits.iter().zip(targets) {
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        total += lse - row[y as usize];
+    }
+    total / targets.len() as f64
+}
+
+fn ids(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(0..vocab as u32)).collect()
+}
+
+fn open(dir: &Path, t: Tiny) -> Pretrained {
+    let adapter = (t.lora_rank > 0).then(|| dir.join("adapter"));
+    Pretrained::open(dir, adapter.as_deref()).unwrap()
+}
+
+fn burn_logits(pre: &Pretrained, s: &Subnet, ids: &[u32]) -> Vec<f32> {
+    let arch = pre.arch(s).unwrap();
+    let device = Device::flex();
+    let store = model::load_params(&arch, pre.checkpoint.source.as_ref(), pre.adapter.as_ref(), &device).unwrap();
+    model::logits(&store, &arch, ids, 1, ids.len()).into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+fn assert_logits(case: &str, got: &[f32], want: &[Vec<f64>]) {
+    let flat: Vec<f64> = want.iter().flatten().copied().collect();
+    assert_eq!(got.len(), flat.len(), "{case}");
+    let scale = flat.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    for (i, (&g, &w)) in got.iter().zip(&flat).enumerate() {
+        assert!((g as f64 - w).abs() <= 1e-5 * scale + 1e-5 * w.abs(), "{case}: logit {i}: {g} vs f64 {w} (scale {scale})");
+    }
+}
+
+#[test]
+fn logits_match_an_f64_forward_with_rmsnorm_rope_gqa_and_swiglu() {
+    for (case, t) in [("gqa", GQA), ("tied", TIED)] {
+        let dir = tempfile::tempdir().unwrap();
+        let tn = to64(&write_tiny(dir.path(), t, 3));
+        let pre = open(dir.path(), t);
+        let full = Subnet::uniform(t.layers, t.ffn, 0, 0);
+        let x = ids(9, t.vocab, 1);
+        assert_logits(case, &burn_logits(&pre, &full, &x), &reference_logits(&tn, t, &full, &x));
+    }
+}
+
+#[test]
+fn a_sliced_subnet_is_the_full_model_with_its_dropped_channels_zeroed() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = GQA;
+    let tn = to64(&write_tiny(dir.path(), t, 4));
+    let pre = open(dir.path(), t);
+    let s = Subnet { ffn: vec![15, 9], attn_rank: vec![0, 0], ffn_rank: vec![0, 0] };
+    let x = ids(7, t.vocab, 2);
+    let sliced = burn_logits(&pre, &s, &x);
+    assert_logits("sliced vs f64", &sliced, &reference_logits(&tn, t, &s, &x));
+    // The full model with gate/up rows and down columns beyond each width set to zero.
+    let arch = pre.arch(&Subnet::uniform(t.layers, t.ffn, 0, 0)).unwrap();
+    let device = Device::flex();
+    let mut store = model::load_params(&arch, pre.checkpoint.source.as_ref(), None, &device).unwrap();
+    for (l, &w) in s.ffn.iter().enumerate() {
+        for p in ["gate_proj", "up_proj", "down_proj"] {
+            let name = format!("model.layers.{l}.mlp.{p}.weight");
+            let mut v = store.values(&name);
+            let (rows, cols) = if p == "down_proj" { (t.hidden, t.ffn) } else { (t.ffn, t.hidden) };
+            for r in 0..rows {
+                for c in 0..cols {
+                    if (p == "down_proj" && c >= w) || (p != "down_proj" && r >= w) {
+                        v[r * cols + c] = 0.0;
+                    }
+                }
+            }
+            store.replace(&name, burn::tensor::Tensor::<2>::from_data(burn::tensor::TensorData::new(v, [rows, cols]), &device));
+        }
+    }
+    let zeroed = model::logits(&store, &arch, &x, 1, x.len()).into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    for (i, (a, b)) in sliced.iter().zip(&zeroed).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "logit {i}: sliced {a}, zeroed {b}");
+    }
+}
+
+#[test]
+fn lora_adapters_at_elastic_ranks_match_the_f64_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = LORA;
+    let tn = to64(&write_tiny(dir.path(), t, 5));
+    let pre = open(dir.path(), t);
+    let layout = pre.lora_layout().unwrap().unwrap();
+    assert_eq!((layout.rank, layout.scale, layout.targets.len()), (4, 2.0, 6));
+    let s = Subnet { ffn: vec![24, 12], attn_rank: vec![3, 4], ffn_rank: vec![4, 2] };
+    let x = ids(6, t.vocab, 3);
+    assert_logits("lora", &burn_logits(&pre, &s, &x), &reference_logits(&tn, t, &s, &x));
+    // Counts: the base of the sub-network and its active factors.
+    let k = pre.counts(&s).unwrap();
+    let h = t.hidden;
+    let base = t.vocab * h * 2 + h + 2 * (2 * h + 4 * h * h - 2 * h * h / 2) + 3 * h * (24 + 12);
+    let kv = h / 2;
+    assert_eq!(k.base_params as usize, base, "embedding, head, norms, q/o (16²), k/v (8 × 16), FFN");
+    let lora = |r: usize, out: usize, inp: usize| r * (out + inp);
+    let want_lora = lora(3, h, h) + 2 * lora(3, kv, h) + 2 * lora(4, 24, h) + lora(4, h, 24) + lora(4, h, h) + 2 * lora(4, kv, h) + 2 * lora(2, 12, h) + lora(4, h, 12);
+    assert_eq!(k.lora_params as usize, want_lora);
+}
+
+#[test]
+fn gradients_match_central_differences_of_the_f64_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = GQA;
+    let tn = to64(&write_tiny(dir.path(), t, 6));
+    let pre = open(dir.path(), t);
+    let s = Subnet { ffn: vec![24, 18], attn_rank: vec![0, 0], ffn_rank: vec![0, 0] };
+    let arch: LlamaArch = pre.arch(&s).unwrap();
+    let device = Device::flex().autodiff();
+    let store = model::load_params(&arch, pre.checkpoint.source.as_ref(), None, &device).unwrap();
+    let seq = ids(9, t.vocab, 4);
+    let batch = LmBatch { batch: 1, len: 8, ids: seq[..8].to_vec(), targets: seq[1..].to_vec() };
+    let loss = model::forward(&store, &arch, &batch, &mut Recorder::default());
+    let l32 = loss.clone().inner().into_scalar::<f64>();
+    let l64 = reference_loss(&tn, t, &s, &batch.ids, &batch.targets);
+    assert!((l32 - l64).abs() <= 1e-5 * l64.abs(), "loss {l32} vs f64 {l64}");
+    let grads = loss.backward();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    for name in ["model.layers.0.self_attn.q_proj.weight", "model.layers.1.self_attn.k_proj.weight", "model.layers.1.mlp.down_proj.weight", "model.layers.0.input_layernorm.weight", "lm_head.weight", "model.embed_tokens.weight"] {
+        let g: Vec<f64> = store.matrix(name).grad(&grads).unwrap().into_data().convert::<f32>().try_to_vec::<f32>().unwrap().into_iter().map(|x| x as f64).collect();
+        // Along a random direction d over the active block: dL·d against the central difference.
+        let d: Vec<f64> = (0..g.len()).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let analytic: f64 = g.iter().zip(&d).map(|(a, b)| a * b).sum();
+        let h = 1e-4;
+        let shifted = |sign: f64| {
+            let mut tn2 = tn.clone();
+            let (shape, v) = tn2.get_mut(name).unwrap();
+            let cols = if shape.len() == 2 { shape[1] } else { shape[0] };
+            let active_cols = if name.contains("down_proj") { s.ffn[1] } else { cols };
+            for (k, dk) in d.iter().enumerate() {
+                let (r, c) = (k / active_cols, k % active_cols);
+                v[r * cols + c] += sign * h * dk;
+            }
+            reference_loss(&tn2, t, &s, &batch.ids, &batch.targets)
+        };
+        let fd = (shifted(1.0) - shifted(-1.0)) / (2.0 * h);
+        assert!((analytic - fd).abs() <= 2e-3 * analytic.abs().max(1e-2), "{name}: autodiff {analytic} vs central difference {fd}");
+    }
+}
+
+fn tiny_space(t: Tiny) -> LonasSpace {
+    let text = format!(
+        "name: tiny\nfamily: llama\nlayers: {}\nhidden_size: {}\nintermediate_size: {}\nffn_width: [24, 21, 18, 15, 12]\nlora: {{rank: 4, alpha: 8, attn_rank: [4, 3], ffn_rank: [4, 3]}}\n",
+        t.layers, t.hidden, t.ffn
+    );
+    LonasSpace::parse(&text, "tiny").unwrap()
+}
+
+#[test]
+fn the_weight_only_search_is_exact_on_a_two_layer_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = LORA;
+    let tn = to64(&write_tiny(dir.path(), t, 7));
+    let pre = open(dir.path(), t);
+    let space = tiny_space(t);
+    let options = space.layer_options(true);
+    assert_eq!(options.len(), 20);
+    let proxy = Proxy::parse("avg(sq(l1(W)) + mean(sqrt(softmax(t(W)))))").unwrap();
+    let table = search::layer_tables(&pre, &proxy, &options, &Stop::new(), |_| {}).unwrap();
+    // One table entry recomputed by hand in f64: layer 1 at (FFN 15, ranks 3, 4), the weight
+    // list in LPZero's order (A, B, base per wrapped projection; o_proj alone).
+    let (w, ra, rf) = (15, 3, 4);
+    let o = options.iter().position(|&x| x == (w, ra, rf)).unwrap();
+    let term = |m: &Vec<Vec<f64>>| {
+        let (rows, cols) = (m.len(), m[0].len());
+        let n = (rows * cols) as f64;
+        let l1 = m.iter().flatten().map(|v| v.abs()).sum::<f64>() / n;
+        let mut soft = 0.0;
+        for c in 0..cols {
+            let mx = (0..rows).map(|r| m[r][c]).fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = (0..rows).map(|r| (m[r][c] - mx).exp()).sum();
+            soft += (0..rows).map(|r| ((m[r][c] - mx).exp() / z).sqrt()).sum::<f64>();
+        }
+        l1 * l1 + soft / n
+    };
+    let (h, kv) = (t.hidden, t.hidden / 2);
+    let mut terms = vec![];
+    for (p, out, inp, r) in [("self_attn.q_proj", h, h, ra), ("self_attn.k_proj", kv, h, ra), ("self_attn.v_proj", kv, h, ra), ("self_attn.o_proj", h, h, 0), ("mlp.gate_proj", w, h, rf), ("mlp.up_proj", w, h, rf), ("mlp.down_proj", h, w, 4)] {
+        if r > 0 {
+            terms.push(term(&mat(&tn, &format!("model.layers.1.{p}.lora_A.weight"), r, inp)));
+            let b = mat(&tn, &format!("model.layers.1.{p}.lora_B.weight"), out, 4);
+            terms.push(term(&b.iter().map(|row| row[..r].to_vec()).collect()));
+        }
+        terms.push(term(&mat(&tn, &format!("model.layers.1.{p}.weight"), out, inp)));
+    }
+    assert_eq!(terms.len(), 19, "19 tensors per layer under LoNAS's patched PEFT");
+    let want = terms.iter().sum::<f64>() / terms.len() as f64;
+    assert!((table[1][o] - want).abs() <= 1e-6 * want, "table {} vs f64 {want}", table[1][o]);
+    // Separable: the whole sub-network's score is the mean of the layers' scores.
+    let sep = search::separability(&pre, &proxy, &options, &table).unwrap();
+    assert!(sep.separable && (sep.slope - 0.5).abs() < 1e-9, "{sep:?}");
+    let s = Subnet::from_options(&[options[3], options[17]]);
+    let whole = search::score_subnet(&pre, &proxy, &s).unwrap();
+    assert!((whole - (table[0][3] + table[1][17]) / 2.0).abs() <= 1e-9 * whole.abs());
+    // The dynamic program against every one of the 400 sub-networks, at several budgets.
+    for kind in ["params", "macs"] {
+        let heuristic = space.heuristic(true);
+        let budget = search::parse_budget(&format!("{kind}=heuristic"), &pre, &space).unwrap();
+        let (cost, fixed) = search::option_costs(&pre, &budget, &options).unwrap();
+        // The costs reproduce the counts of every sub-network.
+        for a in 0..options.len() {
+            for b in 0..options.len() {
+                let s = Subnet::from_options(&[options[a], options[b]]);
+                assert_eq!(budget.measure(&pre.counts(&s).unwrap()), fixed + cost[0][a] + cost[1][b]);
+            }
+        }
+        assert_eq!(budget.measure(&pre.counts(&heuristic).unwrap()), budget.limit);
+        for (lo, hi) in [(0, budget.limit), (budget.limit * 98 / 100, budget.limit), (0, u64::MAX), (0, fixed)] {
+            let dp = search::best_in_range(&table, &cost, fixed, lo, hi);
+            let bf = search::brute_force(&table, &cost, fixed, lo, hi);
+            assert_eq!(dp.as_ref().map(|x| x.0.clone()), bf.as_ref().map(|x| x.0.clone()), "{kind} in {lo}..={hi}");
+        }
+    }
+}
+
+#[test]
+fn bad_requests_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = GQA;
+    write_tiny(dir.path(), t, 8);
+    let pre = open(dir.path(), t);
+    for (s, want) in [
+        (Subnet::uniform(3, 24, 0, 0), "3 FFN widths for a model of 2 layers"),
+        (Subnet::uniform(2, 25, 0, 0), "not within 1..=24"),
+        (Subnet::uniform(2, 0, 0, 0), "not within 1..=24"),
+        (Subnet::uniform(2, 24, 2, 2), "LoRA ranks 2/2 are not within 1..=0"),
+    ] {
+        let e = pre.arch(&s).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+    }
+    let space = tiny_space(t);
+    for bad in ["params", "flops=3", "params=-1", "params=x", "params=1.5Q"] {
+        assert!(search::parse_budget(bad, &pre, &space).is_err(), "{bad}");
+    }
+    assert_eq!(search::parse_budget("params=2.5K", &pre, &space).unwrap().limit, 2500);
+    let tokens = ids(10, t.vocab, 1);
+    let e = search::validation_loss(&pre, &Subnet::uniform(2, 24, 0, 0), &tokens, 2, 8, &Device::flex()).unwrap_err().to_string();
+    assert!(e.contains("need 16 tokens; the text has 10"), "{e}");
+    // A config without a required field, and a truncated weight file.
+    std::fs::write(dir.path().join("config.json"), r#"{"hidden_size": 16}"#).unwrap();
+    let e = Pretrained::open(dir.path(), None).err().unwrap().to_string();
+    assert!(e.contains("num_attention_heads") || e.contains("vocab_size") || e.contains("intermediate_size"), "{e}");
+    let dir2 = tempfile::tempdir().unwrap();
+    write_tiny(dir2.path(), t, 8);
+    let st = dir2.path().join("model.safetensors");
+    let bytes = std::fs::read(&st).unwrap();
+    std::fs::write(&st, &bytes[..bytes.len() / 2]).unwrap();
+    let e = Pretrained::open(dir2.path(), None).err().unwrap().to_string();
+    assert!(e.contains("model.safetensors"), "the error names the file: {e}");
+}
+
+fn lpzero(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lpzero")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn the_subnet_commands_show_search_and_refuse_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = LORA;
+    write_tiny(dir.path(), t, 11);
+    let space = dir.path().join("space.yaml");
+    std::fs::write(
+        &space,
+        "name: tiny\nfamily: llama\nlayers: 2\nhidden_size: 16\nintermediate_size: 24\nffn_width: [24, 21, 18, 15, 12]\nlora: {rank: 4, alpha: 8, attn_rank: [4, 3], ffn_rank: [4, 3]}\n",
+    )
+    .unwrap();
+    let (model, adapter, space) = (dir.path().to_str().unwrap(), dir.path().join("adapter"), space.to_str().unwrap());
+    let adapter = adapter.to_str().unwrap();
+    let (code, out, err) = lpzero(&["subnet", "show", "--model", model, "--adapter", adapter, "--space", space]);
+    assert_eq!(code, 0, "{err}");
+    let pre = open(dir.path(), t);
+    let sp = tiny_space(t);
+    let heuristic = pre.counts(&sp.heuristic(true)).unwrap();
+    assert!(out.lines().any(|l| l.starts_with("heuristic") && l.contains(&heuristic.base_params.to_string()) && l.contains(&heuristic.lora_params.to_string())), "{out}");
+    let chosen = dir.path().join("chosen.yaml");
+    let (code, _, err) = lpzero(&[
+        "subnet", "search", "--model", model, "--adapter", adapter, "--space", space, "-e", "avg(l1(W))", "--budget", "params=heuristic", "--out", chosen.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("separable") && err.contains("dynamic program"), "{err}");
+    let s = Subnet::parse(&std::fs::read_to_string(&chosen).unwrap(), "chosen").unwrap();
+    assert!(pre.counts(&s).unwrap().params() <= heuristic.params());
+    sp.contains(&s, true).unwrap();
+    // The program's choice is the brute-force best of the 400.
+    let proxy = Proxy::parse("avg(l1(W))").unwrap();
+    let options = sp.layer_options(true);
+    let best = (0..400)
+        .map(|k| Subnet::from_options(&[options[k % 20], options[k / 20]]))
+        .filter(|s| pre.counts(s).unwrap().params() <= heuristic.params())
+        .map(|s| (search::score_subnet(&pre, &proxy, &s).unwrap(), s))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap();
+    let got = search::score_subnet(&pre, &proxy, &s).unwrap();
+    assert!((got - best.0).abs() <= 1e-12 * best.0.abs(), "chosen {got}, best {} ({:?})", best.0, best.1);
+    for (args, want) in [
+        (vec!["subnet", "search", "--model", model, "--space", space, "-e", "sum(abs(G * W))", "--budget", "params=heuristic"], "reads [W, G]"),
+        (vec!["subnet", "show", "--model", model, "--space", "lonas-nope"], "neither a shipped space"),
+        (vec!["subnet", "show", "--model", model, "--space", "lonas-llama-7b"], "is over a model of 32 layers"),
+        (vec!["subnet", "search", "--model", model, "--space", space, "-e", "avg(l1(W))", "--budget", "watts=3"], "expected params=X or macs=X"),
+        (vec!["subnet", "eval", "--model", model, "--space", space, "--corpus", space], "carries no tokenizer"),
+        (vec!["subnet", "show", "--model", "/nonexistent/model", "--space", space], "cannot open the model"),
+    ] {
+        let (code, _, err) = lpzero(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
