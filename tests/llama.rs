@@ -520,7 +520,7 @@ fn the_subnet_commands_show_search_and_refuse_clearly() {
     let got = search::score_subnet(&pre, &proxy, &s).unwrap();
     assert!((got - best.0).abs() <= 1e-12 * best.0.abs(), "chosen {got}, best {} ({:?})", best.0, best.1);
     for (args, want) in [
-        (vec!["subnet", "search", "--model", model, "--space", space, "-e", "sum(abs(G * W))", "--budget", "params=heuristic"], "reads [W, G]"),
+        (vec!["subnet", "search", "--model", model, "--space", space, "-e", "sum(abs(G * W))", "--budget", "params=heuristic"], "reads W, G: its candidates are gathered on a text; give --corpus"),
         (vec!["subnet", "show", "--model", model, "--space", "lonas-nope"], "neither a shipped space"),
         (vec!["subnet", "show", "--model", model, "--space", "lonas-llama-7b"], "is over a model of 32 layers"),
         (vec!["subnet", "search", "--model", model, "--space", space, "-e", "avg(l1(W))", "--budget", "watts=3"], "expected params=X or macs=X"),
@@ -532,4 +532,50 @@ fn the_subnet_commands_show_search_and_refuse_clearly() {
         assert!(err.contains(want), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+#[test]
+fn gathered_inputs_of_a_subnet_follow_lpzero_order_and_match_central_differences() {
+    use lpzero::lang::table::InputId::{A, G, H, S, W, Z};
+    let dir = tempfile::tempdir().unwrap();
+    let t = LORA;
+    let tn = to64(&write_tiny(dir.path(), t, 12));
+    let pre = open(dir.path(), t);
+    let s = Subnet { ffn: vec![21, 12], attn_rank: vec![3, 4], ffn_rank: vec![4, 2] };
+    let seq = ids(9, t.vocab, 5);
+    let batch = search::windows_batch(&seq, 1, 9).unwrap();
+    assert_eq!((batch.batch, batch.len, &batch.targets[..]), (1, 8, &seq[1..]));
+    let inputs = search::gather_subnet(&pre, &s, &batch, &[W, G, A, Z, S, H], &Device::flex()).unwrap();
+    let w = inputs.get(W).unwrap();
+    let g = inputs.get(G).unwrap();
+    assert_eq!(w.len(), 2 * 19, "per layer: A, B, base for six wrapped projections, o_proj alone");
+    // Layer 1's gate projection: lora_A [2, 16], lora_B [12, 2], base [12, 16] at positions
+    // 19 + 10, 11, 12 (q, k, v: 9 entries; o: 1).
+    assert_eq!((w[29].shape.clone(), w[30].shape.clone(), w[31].shape.clone()), (vec![2, 16], vec![12, 2], vec![12, 16]));
+    let base = mat(&tn, "model.layers.1.mlp.gate_proj.weight", 12, 16);
+    assert!(w[31].data.iter().zip(base.iter().flatten()).all(|(a, b)| *a as f64 == *b));
+    assert_eq!(inputs.get(A).unwrap()[1].shape, vec![1, 8, 12]);
+    assert_eq!(inputs.get(Z).unwrap()[0].shape, vec![1, 8, 21]);
+    assert_eq!(inputs.get(S).unwrap()[0].shape, vec![1, 4, 8, 8]);
+    assert_eq!(inputs.get(H).unwrap()[0].shape, vec![1, 4, 8, 4]);
+    // G of the base and of lora_B of layer 1's gate projection against the f64 loss.
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    for (k, name, rows, cols) in [(31, "model.layers.1.mlp.gate_proj.weight", 12, 16), (30, "model.layers.1.mlp.gate_proj.lora_B.weight", 12, 2)] {
+        let d: Vec<f64> = (0..rows * cols).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let analytic: f64 = g[k].data.iter().zip(&d).map(|(a, b)| *a as f64 * b).sum();
+        let h = 1e-4;
+        let shifted = |sign: f64| {
+            let mut tn2 = tn.clone();
+            let (shape, v) = tn2.get_mut(name).unwrap();
+            let full_cols = shape[1];
+            for (i, di) in d.iter().enumerate() {
+                v[(i / cols) * full_cols + i % cols] += sign * h * di;
+            }
+            reference_loss(&tn2, t, &s, &batch.ids, &batch.targets)
+        };
+        let fd = (shifted(1.0) - shifted(-1.0)) / (2.0 * h);
+        assert!((analytic - fd).abs() <= 2e-3 * analytic.abs().max(1e-2), "{name}: G·d {analytic} vs central difference {fd}");
+    }
+    let e = search::gather_subnet(&pre, &s, &batch, &[lpzero::lang::table::InputId::GS], &Device::flex()).err().unwrap().to_string();
+    assert!(e.contains("GS is not gathered from pretrained"), "{e}");
 }

@@ -37,12 +37,9 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-#[test]
-#[ignore = "writes a 1.3 GB file; run by hand"]
-fn streaming_a_7b_shaped_checkpoint_holds_one_tensor() {
-    let layers: usize = std::env::var("LPZERO_MEM_LAYERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
-    let dir = tempfile::tempdir_in(std::env::var_os("LPZERO_MEM_DIR").unwrap_or_else(|| std::env::temp_dir().into())).unwrap();
-    let path = dir.path().join("model.safetensors");
+/// The decoder's tensors (Hugging Face names, `[out, in]` shapes) for `layers` LLaMA-7B-shaped
+/// layers.
+fn llama_7b_tensors(layers: usize) -> Vec<(String, Vec<usize>)> {
     let (h, f, v) = (4096usize, 11008usize, 32000usize);
     let mut tensors: Vec<(String, Vec<usize>)> = vec![("model.embed_tokens.weight".into(), vec![v, h])];
     for i in 0..layers {
@@ -58,12 +55,15 @@ fn streaming_a_7b_shaped_checkpoint_holds_one_tensor() {
     }
     tensors.push(("model.norm.weight".into(), vec![h]));
     tensors.push(("lm_head.weight".into(), vec![v, h]));
+    tensors
+}
 
-    // Header, then f16 data generated and written in chunks (never a whole tensor in memory).
-    let t0 = Instant::now();
+/// Writes `tensors` as an f16 safetensors file, generated and written in chunks (never a whole
+/// tensor in memory); returns the file's size.
+fn write_f16(path: &std::path::Path, tensors: &[(String, Vec<usize>)]) -> u64 {
     let mut header = serde_json::Map::new();
     let mut offset = 0usize;
-    for (name, shape) in &tensors {
+    for (name, shape) in tensors {
         let n: usize = shape.iter().product();
         header.insert(name.clone(), serde_json::json!({"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + 2 * n]}));
         offset += 2 * n;
@@ -72,12 +72,12 @@ fn streaming_a_7b_shaped_checkpoint_holds_one_tensor() {
     while hb.len() % 8 != 0 {
         hb.push(b' ');
     }
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
     out.write_all(&(hb.len() as u64).to_le_bytes()).unwrap();
     out.write_all(&hb).unwrap();
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut chunk = Vec::with_capacity(1 << 20);
-    for (_, shape) in &tensors {
+    for (_, shape) in tensors {
         let mut left: usize = shape.iter().product();
         while left > 0 {
             let n = left.min(1 << 19);
@@ -96,8 +96,18 @@ fn streaming_a_7b_shaped_checkpoint_holds_one_tensor() {
     }
     out.flush().unwrap();
     drop(out);
-    drop(chunk);
-    let file_bytes = std::fs::metadata(&path).unwrap().len();
+    std::fs::metadata(path).unwrap().len()
+}
+
+#[test]
+#[ignore = "writes a 1.3 GB file; run by hand"]
+fn streaming_a_7b_shaped_checkpoint_holds_one_tensor() {
+    let layers: usize = std::env::var("LPZERO_MEM_LAYERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let dir = tempfile::tempdir_in(std::env::var_os("LPZERO_MEM_DIR").unwrap_or_else(|| std::env::temp_dir().into())).unwrap();
+    let path = dir.path().join("model.safetensors");
+    let tensors = llama_7b_tensors(layers);
+    let t0 = Instant::now();
+    let file_bytes = write_f16(&path, &tensors);
     let t_write = t0.elapsed();
 
     let model = SafetensorsModel::open(&path).unwrap();
@@ -167,5 +177,49 @@ fn streaming_a_7b_shaped_checkpoint_holds_one_tensor() {
     if can_reset {
         assert!(mib(hwm1.saturating_sub(rss0)) < largest_f32 * 1.15 + 64.0, "peak is about one tensor");
         assert!(mib(hwm2.saturating_sub(hwm2a)) < 128.0, "chunked peak is about one chunk");
+    }
+}
+
+#[test]
+#[ignore = "writes a 1.3 GB file; run by hand"]
+fn subnet_search_over_7b_shaped_layers_holds_one_layer() {
+    use lpzero::family::llama::search::{self, Pretrained};
+    use lpzero::family::llama::subnet::LonasSpace;
+    let layers: usize = std::env::var("LPZERO_MEM_LAYERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let dir = tempfile::tempdir_in(std::env::var_os("LPZERO_MEM_DIR").unwrap_or_else(|| std::env::temp_dir().into())).unwrap();
+    write_f16(&dir.path().join("model.safetensors"), &llama_7b_tensors(layers));
+    let config = serde_json::json!({"model_type": "llama", "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+        "num_hidden_layers": layers, "num_attention_heads": 32, "rms_norm_eps": 1e-6});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let space_text = include_str!("../spaces/lonas-llama-7b.yaml").replace("layers: 32", &format!("layers: {layers}"));
+    let space = LonasSpace::parse(&space_text, "lonas-llama-7b.yaml").unwrap();
+    let pre = Pretrained::open(dir.path(), None).unwrap();
+    let proxy = lpzero::lang::Proxy::parse("avg(sq(l1(W)) + mean(sqrt(softmax(t(W)))))").unwrap();
+    let options = space.layer_options(false);
+    let can_reset = reset_peak();
+    let (_, rss0, ..) = memory();
+    let t = Instant::now();
+    let table = search::layer_tables(&pre, &proxy, &options, &lpzero::stop::Stop::new(), |_| {}).unwrap();
+    let t_tables = t.elapsed();
+    let (hwm1, ..) = memory();
+    let t = Instant::now();
+    let sep = search::separability(&pre, &proxy, &options, &table).unwrap();
+    let t_sep = t.elapsed();
+    let (hwm2, ..) = memory();
+    let layer_f32 = (4.0 * 4096.0 * 4096.0 + 3.0 * 4096.0 * 11008.0) * 4.0 / (1 << 20) as f64;
+    eprintln!(
+        "{layers} LLaMA-7B-shaped layers, {} choices each: per-layer tables {:.1} s ({:.1} s per layer), VmHWM +{:.0} MiB over the baseline (one layer in f32: {layer_f32:.0} MiB); separability check ({} pairs, two layers) {:.1} s, VmHWM +{:.0} MiB; peak reset: {can_reset}",
+        options.len(),
+        t_tables.as_secs_f64(),
+        t_tables.as_secs_f64() / layers as f64,
+        mib(hwm1.saturating_sub(rss0)),
+        16,
+        t_sep.as_secs_f64(),
+        mib(hwm2.saturating_sub(rss0)),
+    );
+    assert!(sep.separable, "{sep:?}");
+    if can_reset {
+        // The tables hold one layer (and its slices); the check holds two.
+        assert!(mib(hwm1.saturating_sub(rss0)) < 4.0 * layer_f32, "per-layer tables hold about one layer");
     }
 }

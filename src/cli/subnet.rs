@@ -76,7 +76,8 @@ pub struct EvalArgs {
     /// The first token of the first window.
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
-    /// The proxies.
+    /// Proxies to score each sub-network with (weight-only ones on its active weights, others
+    /// gathered on the first window).
     #[command(flatten)]
     pub proxies: super::ProxyArgs,
     /// The device.
@@ -121,10 +122,12 @@ pub struct SearchArgs {
     /// bound].
     #[arg(long, default_value_t = 0.0)]
     pub min_share: f64,
-    /// The held-out text for `--by valid-loss`.
+    /// The held-out text for `--by valid-loss`, and for proxies that read activations or
+    /// gradients (each candidate is gathered on it).
     #[arg(long)]
     pub corpus: Option<PathBuf>,
-    /// Windows of the held-out sample (`--by valid-loss`).
+    /// Windows of the held-out sample (`--by valid-loss`, and proxies that read activations or
+    /// gradients: one minibatch of this many windows).
     #[arg(long, default_value_t = 2)]
     pub windows: usize,
     /// Tokens per window.
@@ -226,6 +229,10 @@ fn show(a: &ModelArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn input_names(p: &Proxy) -> String {
+    p.typed.inputs().iter().map(|&i| crate::lang::table::input(i).name).collect::<Vec<_>>().join(", ")
+}
+
 fn tokens_of(pre: &Pretrained, corpus: &std::path::Path) -> anyhow::Result<Vec<u32>> {
     let text = std::fs::read_to_string(corpus).with_context(|| format!("cannot read {}", corpus.display()))?;
     Ok(pre.tokenizer()?.encode(&text)?)
@@ -234,12 +241,11 @@ fn tokens_of(pre: &Pretrained, corpus: &std::path::Path) -> anyhow::Result<Vec<u
 fn eval(a: &EvalArgs) -> anyhow::Result<()> {
     let (pre, space) = open(&a.model.model, a.model.adapter.as_deref(), &a.model.space)?;
     let proxies = super::load_proxies(&a.proxies)?;
-    if let Some(p) = proxies.iter().find(|p| !search::weight_only(p)) {
-        bail!("proxy `{}` reads more than the weights; `subnet eval` scores weight-only proxies (W)", p.name);
-    }
     let device = a.device.open()?;
     let tokens = tokens_of(&pre, &a.corpus)?;
     let start = a.offset.min(tokens.len());
+    // Proxies that read activations or gradients are gathered on the first window.
+    let gather_batch = search::windows_batch(&tokens[start..], 1, a.seq_len)?;
     eprintln!("{}: {} tokens; {} windows of {} from token {start}", a.corpus.display(), tokens.len(), a.windows, a.seq_len);
     let mut header = format!("{:<24} {:>13} {:>10} {:>12}", "sub-network", "params", "loss", "perplexity");
     for p in &proxies {
@@ -251,7 +257,8 @@ fn eval(a: &EvalArgs) -> anyhow::Result<()> {
         let loss = search::validation_loss(&pre, &s, &tokens[start..], a.windows, a.seq_len, &device)?;
         let mut line = format!("{name:<24} {:>13} {loss:>10.4} {:>12.3}", pre.counts(&s)?.params(), loss.exp());
         for p in &proxies {
-            match search::score_subnet(&pre, p, &s) {
+            let v = if search::weight_only(p) { search::score_subnet(&pre, p, &s) } else { search::score_gathered(&pre, p, &s, &gather_batch, &device) };
+            match v {
                 Ok(v) => line.push_str(&format!(" {v:>14.6}")),
                 Err(e) => line.push_str(&format!(" {:>14}", format!("invalid ({e})"))),
             }
@@ -288,35 +295,56 @@ fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
             let proxies = super::load_proxies(&a.proxies)?;
             let [proxy]: [Proxy; 1] = proxies.try_into().map_err(|_| anyhow::anyhow!("--by proxy takes exactly one proxy (--proxy FILE[:NAME] or -e EXPR)"))?;
             if !search::weight_only(&proxy) {
-                bail!(
-                    "proxy `{}` reads {:?}; `subnet search` scores LLaMA sub-networks by weight-only proxies (W) or by validation loss (--by valid-loss): gathering activations and gradients of pretrained LLaMA models is not built yet",
-                    proxy.name,
-                    proxy.typed.inputs()
-                );
-            }
-            reporter.start("per-layer scores", space.layers);
-            let table = search::layer_tables(&pre, &proxy, &options, &stop, |done| reporter.advance(done, "layer")).map_err(interrupted)?;
-            reporter.finish();
-            let sep = search::separability(&pre, &proxy, &options, &table)?;
-            eprintln!(
-                "separability (first and last layers together, against their per-layer scores): score ≈ {:.6e}·(s_first + s_last) + {:.3e}, largest residual {:.1e} of the spread: {}",
-                sep.slope,
-                sep.intercept,
-                sep.residual,
-                if sep.separable { "separable" } else { "not separable" }
-            );
-            if sep.separable && !a.evolve {
-                let (cost, fixed) = search::option_costs(&pre, &budget, &options)?;
-                let sign = if sep.slope < 0.0 { -1.0 } else { 1.0 };
-                let value: Vec<Vec<f64>> = table.iter().map(|r| r.iter().map(|v| sign * v).collect()).collect();
-                let (picks, _) = search::best_in_range(&value, &cost, fixed, floor, budget.limit).ok_or_else(|| anyhow::anyhow!("no sub-network of the space fits {}", a.budget))?;
-                let s = Subnet::from_options(&picks.iter().map(|&o| options[o]).collect::<Vec<_>>());
-                let score = search::score_subnet(&pre, &proxy, &s).unwrap_or(f64::NAN);
-                (s, score, "dynamic program (exact)".to_string(), proxy.name.clone())
-            } else {
-                let mut fitness = |s: &Subnet| search::score_subnet(&pre, &proxy, s);
+                // Activations or gradients: every candidate is gathered on the held-out sample.
+                let corpus = a.corpus.as_ref().with_context(|| format!("proxy `{}` reads {}: its candidates are gathered on a text; give --corpus", proxy.name, input_names(&proxy)))?;
+                let tokens = tokens_of(&pre, corpus)?;
+                let offset = a.offset.unwrap_or(tokens.len() / 2).min(tokens.len());
+                let batch = search::windows_batch(&tokens[offset..], a.windows, a.seq_len)?;
+                let device = a.device.open()?;
+                eprintln!("proxy `{}` reads {}: each candidate gathered on {} windows of {} tokens from token {offset}", proxy.name, input_names(&proxy), a.windows, a.seq_len);
+                reporter.start("candidates", a.evaluations);
+                let mut done = 0;
+                let mut fitness = |s: &Subnet| {
+                    let v = search::score_gathered(&pre, &proxy, s, &batch, &device);
+                    done += 1;
+                    reporter.advance(done, &v.as_ref().map(|v| format!("score {v:.6}")).unwrap_or_else(|e| e.to_string()));
+                    v
+                };
                 let (s, f, n) = search::evolve(&space, with_lora, &fits, std::slice::from_ref(&heuristic), settings, &stop, &mut fitness).map_err(interrupted)?;
-                (s, f, format!("regularised evolution, {n} candidates"), proxy.name.clone())
+                reporter.finish();
+                (s, f, format!("regularised evolution with gathers, {n} candidates"), proxy.name.clone())
+            } else {
+                reporter.start("per-layer scores", space.layers);
+                let table = search::layer_tables(&pre, &proxy, &options, &stop, |done| reporter.advance(done, "layer")).map_err(interrupted)?;
+                reporter.finish();
+                let sep = search::separability(&pre, &proxy, &options, &table)?;
+                eprintln!(
+                    "separability (first and last layers together, against their per-layer scores): score ≈ {:.6e}·(s_first + s_last) + {:.3e}, largest residual {:.1e} of the spread: {}",
+                    sep.slope,
+                    sep.intercept,
+                    sep.residual,
+                    if sep.separable { "separable" } else { "not separable" }
+                );
+                if sep.separable && !a.evolve {
+                    let (cost, fixed) = search::option_costs(&pre, &budget, &options)?;
+                    let sign = if sep.slope < 0.0 { -1.0 } else { 1.0 };
+                    let value: Vec<Vec<f64>> = table.iter().map(|r| r.iter().map(|v| sign * v).collect()).collect();
+                    let (picks, _) = search::best_in_range(&value, &cost, fixed, floor, budget.limit).ok_or_else(|| anyhow::anyhow!("no sub-network of the space fits {}", a.budget))?;
+                    let s = Subnet::from_options(&picks.iter().map(|&o| options[o]).collect::<Vec<_>>());
+                    // The whole sub-network's score where its weights fit in memory comfortably
+                    // (a 7B model's would not); else the sum of its layers' scores.
+                    if pre.counts(&s)?.params() <= 500_000_000 {
+                        let score = search::score_subnet(&pre, &proxy, &s)?;
+                        (s, score, "dynamic program (exact)".to_string(), proxy.name.clone())
+                    } else {
+                        let sum: f64 = picks.iter().enumerate().map(|(l, &o)| table[l][o]).sum();
+                        (s, sum, "dynamic program (exact); score: the sum of the layers' scores".to_string(), proxy.name.clone())
+                    }
+                } else {
+                    let mut fitness = |s: &Subnet| search::score_subnet(&pre, &proxy, s);
+                    let (s, f, n) = search::evolve(&space, with_lora, &fits, std::slice::from_ref(&heuristic), settings, &stop, &mut fitness).map_err(interrupted)?;
+                    (s, f, format!("regularised evolution, {n} candidates"), proxy.name.clone())
+                }
             }
         }
         ScoreBy::ValidLoss => {

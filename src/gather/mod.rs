@@ -199,6 +199,49 @@ fn recorded_into<const D: usize>(
     Ok(())
 }
 
+/// The gradient a parameter received in `grads` (zeros where none arrived).
+fn grad_or_zeros(t: &Tensor<2>, grads: Option<&burn::tensor::Gradients>) -> Tensor<2> {
+    let grads = grads.expect("a gradient input makes the pass a backward pass");
+    t.grad(grads).unwrap_or_else(|| t.clone().inner().zeros_like())
+}
+
+/// Reads the inputs `need` asks for out of a finished pass into `inputs`: `W`/`G` over the
+/// linear weights the recorder saw (in forward order), the recorded activations and their
+/// probes' gradients (`A`/`GA`, `H`/`GH`, `J`), `S`, `Z`, and `P` over the parameters named in
+/// `own`. `grads` are the backward pass's gradients (when a gradient input is needed). The
+/// recordings are consumed. `GS` and `HG` take passes of their own and are not read here.
+pub fn read_out(inputs: &mut ProxyInputs, store: &ParamStore, rec: &mut Recorder, grads: Option<&burn::tensor::Gradients>, need: &[InputId], own: &[&str]) -> Result<(), InputError> {
+    let wants = |id: InputId| need.contains(&id);
+    if wants(InputId::W) {
+        inputs.insert(InputId::W, rec.linear.iter().map(|name| entry(store.matrix(name))).collect())?;
+    }
+    if wants(InputId::G) {
+        inputs.insert(InputId::G, rec.linear.iter().map(|name| host_entry(grad_or_zeros(&store.matrix(name), grads))).collect())?;
+    }
+    recorded_into(inputs, std::mem::take(&mut rec.ffn_act), (Some(InputId::A), InputId::GA), need, grads)?;
+    recorded_into(inputs, std::mem::take(&mut rec.heads), (Some(InputId::H), InputId::GH), need, grads)?;
+    recorded_into(inputs, rec.embeddings.take().into_iter().collect(), (None, InputId::J), need, grads)?;
+    if wants(InputId::S) {
+        inputs.insert(InputId::S, std::mem::take(&mut rec.attn_probs).into_iter().map(entry).collect())?;
+    }
+    if wants(InputId::Z) {
+        inputs.insert(InputId::Z, std::mem::take(&mut rec.ffn_pre).into_iter().map(entry).collect())?;
+    }
+    // P: the model's own parameters.
+    if wants(InputId::P) {
+        let params = store
+            .iter()
+            .filter(|(name, _, _)| own.contains(name))
+            .map(|(_, t, shape)| {
+                let n: usize = shape.iter().product();
+                TensorEntry { data: host_entry(t.clone().inner().reshape([n])).data, shape: shape.to_vec() }
+            })
+            .collect();
+        inputs.insert(InputId::P, params)?;
+    }
+    Ok(())
+}
+
 /// Gathers the proxy inputs `need` lists (every input: [`all_inputs`]) of one architecture on
 /// a device, running no more of the model than they need ([`Pass::needed`]): a backward pass
 /// only when a gradient is read, a forward pass over the minibatch (tracking no gradient) only
@@ -251,42 +294,14 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     phases.backward = lap.elapsed().as_secs_f64();
     lap = Instant::now();
     let wants = |id: InputId| need.contains(&id);
-    let grad_of = |t: &Tensor<2>| {
-        let grads = grads.as_ref().expect("a gradient input makes the pass a backward pass");
-        t.grad(grads).unwrap_or_else(|| t.clone().inner().zeros_like())
-    };
+    let grad_of = |t: &Tensor<2>| grad_or_zeros(t, grads.as_ref());
     let mut inputs = ProxyInputs::new();
     // GraSP's direction: the gradient itself (kept until the main pass's gradients are freed).
     let hg_direction: Option<Vec<Tensor<2>>> = wants(InputId::HG).then(|| rec.linear.iter().map(|name| grad_of(&store.matrix(name))).collect());
-    if wants(InputId::W) {
-        inputs.insert(InputId::W, rec.linear.iter().map(|name| entry(store.matrix(name))).collect())?;
-    }
-    if wants(InputId::G) {
-        inputs.insert(InputId::G, rec.linear.iter().map(|name| host_entry(grad_of(&store.matrix(name)))).collect())?;
-    }
-    recorded_into(&mut inputs, std::mem::take(&mut rec.ffn_act), (Some(InputId::A), InputId::GA), need, grads.as_ref())?;
-    recorded_into(&mut inputs, std::mem::take(&mut rec.heads), (Some(InputId::H), InputId::GH), need, grads.as_ref())?;
-    recorded_into(&mut inputs, rec.embeddings.take().into_iter().collect(), (None, InputId::J), need, grads.as_ref())?;
-    if wants(InputId::S) {
-        inputs.insert(InputId::S, std::mem::take(&mut rec.attn_probs).into_iter().map(entry).collect())?;
-    }
-    if wants(InputId::Z) {
-        inputs.insert(InputId::Z, std::mem::take(&mut rec.ffn_pre).into_iter().map(entry).collect())?;
-    }
     // P: the model's own parameters; a loss head (group `head`) is not part of the model.
-    let own: std::collections::HashSet<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
+    let own: Vec<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
     let numel = specs.iter().filter(|s| s.group != "head").map(|s| s.numel()).sum();
-    if wants(InputId::P) {
-        let params = store
-            .iter()
-            .filter(|(name, _, _)| own.contains(name))
-            .map(|(_, t, shape)| {
-                let n: usize = shape.iter().product();
-                TensorEntry { data: host_entry(t.clone().inner().reshape([n])).data, shape: shape.to_vec() }
-            })
-            .collect();
-        inputs.insert(InputId::P, params)?;
-    }
+    read_out(&mut inputs, &store, &mut rec, grads.as_ref(), need, &own)?;
     phases.extract = lap.elapsed().as_secs_f64();
     if let Some(direction) = hg_direction {
         drop(grads);

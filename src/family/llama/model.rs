@@ -20,8 +20,9 @@ use crate::models::params::{Init, ParamSpec, ParamStore};
 use burn::tensor::{activation, Device, Int, Tensor, TensorData};
 
 /// Parameter groups: `embedding` (the token table), `attn` (q/k/v/o), `ffn` (gate/up/down),
-/// `norm` (RMSNorm gains), `head` (an untied output layer), `lora` (adapter factors).
-pub const GROUPS: [&str; 6] = ["embedding", "attn", "ffn", "norm", "head", "lora"];
+/// `norm` (RMSNorm gains), `output` (an untied output layer, part of the model: not a loss
+/// head), `lora` (adapter factors).
+pub const GROUPS: [&str; 6] = ["embedding", "attn", "ffn", "norm", "output", "lora"];
 
 /// The projections a LoNAS adapter may wrap, per layer, in `modules()` order.
 pub const PROJECTIONS: [&str; 7] = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
@@ -136,7 +137,7 @@ pub fn spec(arch: &LlamaArch) -> Vec<ParamSpec> {
     }
     s.push(ParamSpec::new("model.norm.weight", &[h], Init::Ones, "norm"));
     if !c.tie_word_embeddings {
-        s.push(ParamSpec::new("lm_head.weight", &[c.vocab_size, h], Init::Normal(std), "head"));
+        s.push(ParamSpec::new("lm_head.weight", &[c.vocab_size, h], Init::Normal(std), "output"));
     }
     s
 }

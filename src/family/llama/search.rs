@@ -443,6 +443,58 @@ pub fn validation_loss(pre: &Pretrained, subnet: &Subnet, tokens: &[u32], window
     Ok(total / windows as f64)
 }
 
+/// The proxy inputs `need` of a sub-network on one minibatch, from a forward (and, when a
+/// gradient is read, a backward) pass of the pretrained weights, as the gather stage reads them
+/// for the other families ([`crate::gather::read_out`]): `W`/`G` over every projection weight
+/// the pass used, in LPZero's order (per wrapped projection `lora_A`, `lora_B`, the base; the
+/// base weights receive gradients too, where LoNAS's frozen base would not), `A` the gated
+/// product `silu(gate)·up`, `Z` the gate pre-activation, `H`/`GH`, `S`, `J`, and `P` every
+/// parameter. `GS` and `HG` are not gathered from pretrained models yet.
+pub fn gather_subnet(pre: &Pretrained, subnet: &Subnet, batch: &LmBatch, need: &[InputId], device: &Device) -> Result<ProxyInputs, SearchError> {
+    if let Some(id) = need.iter().find(|i| matches!(i, InputId::GS | InputId::HG)) {
+        return Err(SearchError::Request(format!("input {} is not gathered from pretrained LLaMA models yet", crate::lang::table::input(*id).name)));
+    }
+    let mut need = need.to_vec();
+    for &(value, grad) in crate::eval::inputs::GRADIENT_PAIRS {
+        if need.contains(&grad) && !need.contains(&value) {
+            need.push(value);
+        }
+    }
+    let backward = crate::lang::table::Pass::needed(&need) == crate::lang::table::Pass::Backward;
+    let run_on = if backward { device.clone().autodiff().gradient_checkpointing() } else { device.clone().inner() };
+    let arch = pre.arch(subnet)?;
+    let store = model::load_params(&arch, pre.checkpoint.source.as_ref(), pre.adapter.as_ref(), &run_on)?;
+    let mut rec = Recorder::keeping(&need);
+    let loss = model::forward(&store, &arch, batch, &mut rec);
+    let grads = backward.then(|| loss.backward());
+    let own: Vec<String> = model::spec(&arch).into_iter().map(|s| s.name).collect();
+    let own: Vec<&str> = own.iter().map(String::as_str).collect();
+    let mut inputs = ProxyInputs::new();
+    crate::gather::read_out(&mut inputs, &store, &mut rec, grads.as_ref(), &need, &own).map_err(|e| SearchError::Request(e.to_string()))?;
+    Ok(inputs)
+}
+
+/// The proxy on a sub-network's gathered inputs ([`gather_subnet`]).
+pub fn score_gathered(pre: &Pretrained, proxy: &Proxy, subnet: &Subnet, batch: &LmBatch, device: &Device) -> Result<f64, SearchError> {
+    let inputs = gather_subnet(pre, subnet, batch, &proxy.typed.inputs(), device)?;
+    crate::eval::score(&proxy.typed, &inputs).map_err(|e| SearchError::Invalid { what: "the sub-network".into(), reason: e.reason })
+}
+
+/// `windows` consecutive windows of `len` tokens from `tokens` as one minibatch (each window
+/// predicting its own `len − 1` next tokens).
+pub fn windows_batch(tokens: &[u32], windows: usize, len: usize) -> Result<LmBatch, SearchError> {
+    if len < 2 || windows == 0 || tokens.len() < windows * len {
+        return Err(SearchError::Request(format!("{windows} windows of {len} tokens need {} tokens (at least 2 per window); the text has {}", windows * len, tokens.len())));
+    }
+    let (mut ids, mut targets) = (vec![], vec![]);
+    for w in 0..windows {
+        let window = &tokens[w * len..(w + 1) * len];
+        ids.extend_from_slice(&window[..len - 1]);
+        targets.extend_from_slice(&window[1..]);
+    }
+    Ok(LmBatch { batch: windows, len: len - 1, ids, targets })
+}
+
 /// Settings of [`evolve`].
 #[derive(Clone, Copy, Debug)]
 pub struct EvolveSettings {
