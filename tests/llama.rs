@@ -19,6 +19,9 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+#[path = "common/gguf.rs"]
+mod gguf;
+
 /// A tiny model's numbers.
 #[derive(Clone, Copy)]
 struct Tiny {
@@ -578,4 +581,87 @@ fn gathered_inputs_of_a_subnet_follow_lpzero_order_and_match_central_differences
     }
     let e = search::gather_subnet(&pre, &s, &batch, &[lpzero::lang::table::InputId::GS], &Device::flex()).err().unwrap().to_string();
     assert!(e.contains("GS is not gathered from pretrained"), "{e}");
+}
+
+/// The tiny model as a GGUF file (F32 tensors, llama.cpp names, fastest-first dimensions, and
+/// the q/k rows of each head in llama.cpp's interleaved order: GGUF row `h·D + 2i + s` holds
+/// Hugging Face row `h·D + (D/2)·s + i`).
+fn write_tiny_gguf(path: &Path, tn: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, t: Tiny) {
+    use gguf::{gguf_bytes, GT, V};
+    let d = t.hidden / t.heads;
+    let gguf_name = |hf: &str| -> String {
+        let map = [
+            ("model.embed_tokens.weight", "token_embd.weight".to_string()),
+            ("model.norm.weight", "output_norm.weight".to_string()),
+            ("lm_head.weight", "output.weight".to_string()),
+        ];
+        if let Some((_, g)) = map.iter().find(|(h, _)| *h == hf) {
+            return g.clone();
+        }
+        let rest = hf.strip_prefix("model.layers.").unwrap();
+        let (l, part) = rest.split_once('.').unwrap();
+        let g = match part {
+            "input_layernorm.weight" => "attn_norm",
+            "post_attention_layernorm.weight" => "ffn_norm",
+            "self_attn.q_proj.weight" => "attn_q",
+            "self_attn.k_proj.weight" => "attn_k",
+            "self_attn.v_proj.weight" => "attn_v",
+            "self_attn.o_proj.weight" => "attn_output",
+            "mlp.gate_proj.weight" => "ffn_gate",
+            "mlp.up_proj.weight" => "ffn_up",
+            "mlp.down_proj.weight" => "ffn_down",
+            other => panic!("{other}"),
+        };
+        format!("blk.{l}.{g}.weight")
+    };
+    let mut tensors = vec![];
+    for (name, (shape, v)) in tn {
+        let mut v = v.clone();
+        if name.ends_with("q_proj.weight") || name.ends_with("k_proj.weight") {
+            let cols = shape[1];
+            let mut out = vec![0f32; v.len()];
+            for h in 0..shape[0] / d {
+                for i in 0..d / 2 {
+                    for s in 0..2 {
+                        let (g, hf) = (h * d + 2 * i + s, h * d + (d / 2) * s + i);
+                        out[g * cols..(g + 1) * cols].copy_from_slice(&v[hf * cols..(hf + 1) * cols]);
+                    }
+                }
+            }
+            v = out;
+        }
+        let dims: Vec<u64> = shape.iter().rev().map(|&x| x as u64).collect();
+        tensors.push(GT { name: gguf_name(name), dims, ty: 0, data: v.iter().flat_map(|x| x.to_le_bytes()).collect() });
+    }
+    let kvs = vec![
+        ("general.architecture", V::Str("llama".into())),
+        ("llama.block_count", V::U32(t.layers as u32)),
+        ("llama.embedding_length", V::U32(t.hidden as u32)),
+        ("llama.feed_forward_length", V::U32(t.ffn as u32)),
+        ("llama.attention.head_count", V::U32(t.heads as u32)),
+        ("llama.attention.head_count_kv", V::U32(t.kv_heads as u32)),
+        ("llama.rope.freq_base", V::F32(THETA as f32)),
+        ("llama.attention.layer_norm_rms_epsilon", V::F32(EPS as f32)),
+        ("llama.context_length", V::U32(64)),
+        ("llama.vocab_size", V::U32(t.vocab as u32)),
+    ];
+    std::fs::write(path, gguf_bytes(3, &kvs, &tensors, 32)).unwrap();
+}
+
+#[test]
+fn a_gguf_file_gives_the_logits_of_the_same_weights_in_safetensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = GQA;
+    let tn = write_tiny(dir.path(), t, 13);
+    let path = dir.path().join("tiny.gguf");
+    write_tiny_gguf(&path, &tn, t);
+    let from_gguf = Pretrained::open(&path, None).unwrap();
+    let from_st = open(dir.path(), t);
+    assert_eq!(from_gguf.checkpoint.config.num_key_value_heads, 2);
+    let s = Subnet { ffn: vec![18, 24], attn_rank: vec![0, 0], ffn_rank: vec![0, 0] };
+    let x = ids(8, t.vocab, 6);
+    let a = burn_logits(&from_gguf, &s, &x);
+    let b = burn_logits(&from_st, &s, &x);
+    assert_eq!(a, b, "the same weights, the same logits (rows put back in Hugging Face order)");
+    assert_logits("gguf", &a, &reference_logits(&to64(&tn), t, &s, &x));
 }

@@ -202,3 +202,32 @@ fn smollm2_tokenizer_round_trips_wikitext() {
     assert!(back == text, "decode(encode(text)) is the text");
     assert_eq!(tok.encode_with_bos("Hello").unwrap(), tok.encode("Hello").unwrap());
 }
+
+#[test]
+#[ignore = "needs the SmolLM2 GGUF (LPZERO_SMOLLM2_GGUF)"]
+fn smollm2_perplexity_matches_the_independent_pytorch_forward() {
+    use lpzero::family::llama::search::{validation_loss, Pretrained};
+    use lpzero::family::llama::subnet::LonasSpace;
+    let Some(path) = model_path() else { return };
+    let corpus = std::env::var_os("LPZERO_WIKITEXT").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/corpus/wikitext-2-valid.txt")
+    });
+    let Ok(text) = std::fs::read_to_string(&corpus) else {
+        eprintln!("skipped: no WikiText-2 text at {}", corpus.display());
+        return;
+    };
+    let pre = Pretrained::open(&path, None).unwrap();
+    let tokens = pre.tokenizer().unwrap().encode(&text).unwrap();
+    assert_eq!(tokens.len(), 273_868);
+    let space = LonasSpace::parse(include_str!("../spaces/lonas-smollm2-135m.yaml"), "lonas-smollm2-135m").unwrap();
+    let device = burn::tensor::Device::flex();
+    let t = Instant::now();
+    // LLAMA_LONAS.md §7: ids[0:2048] as 8 windows of 256 (255 predictions each), perplexity
+    // 24.885 from an independent PyTorch forward (agreeing with transformers to 1.1e-4 in the
+    // logits); the heuristic sub-network (FFN 1152 everywhere, no training) about 2,130.
+    let full = validation_loss(&pre, &space.maximal(false), &tokens, 8, 256, &device).unwrap().exp();
+    let heuristic = validation_loss(&pre, &space.heuristic(false), &tokens, 8, 256, &device).unwrap().exp();
+    eprintln!("perplexity: full {full:.3}, heuristic {heuristic:.1} ({:.1} s)", t.elapsed().as_secs_f64());
+    assert!((full - 24.885).abs() < 0.01, "full model perplexity {full}");
+    assert!((heuristic - 2130.0).abs() < 10.0, "heuristic sub-network perplexity {heuristic}");
+}
