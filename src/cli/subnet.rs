@@ -37,6 +37,62 @@ pub enum SubnetCommand {
     Eval(EvalArgs),
     /// The best sub-network under a budget, by a proxy or by validation loss; written as YAML.
     Search(SearchArgs),
+    /// A benchmark of sub-networks with measured ground truth (recovery training, then
+    /// validation perplexity), as an inputs folder for `rank --inputs` and `evolve --inputs`.
+    Bench(BenchArgs),
+}
+
+/// Arguments of `lpzero subnet bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The pretrained model (GGUF file or Hugging Face folder).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A PEFT LoRA adapter folder.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// The space (shipped name or file).
+    #[arg(long)]
+    pub space: String,
+    /// The text: training windows from its first 60 %, the gather minibatch at 60 %, validation
+    /// windows from 80 %.
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Sub-networks: `maximal`, `heuristic`, then distinct random ones.
+    #[arg(long, default_value_t = 64)]
+    pub subnets: usize,
+    /// Recovery-training steps per sub-network (AdamW on all its parameters).
+    #[arg(long, default_value_t = 8)]
+    pub steps: usize,
+    /// Windows per training step.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Tokens per window.
+    #[arg(long, default_value_t = 256)]
+    pub seq_len: usize,
+    /// Validation windows.
+    #[arg(long, default_value_t = 4)]
+    pub valid_windows: usize,
+    /// Windows of the minibatch the proxy inputs are gathered on.
+    #[arg(long, default_value_t = 1)]
+    pub gather_windows: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// Seed of the sample and of the training windows.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Inputs to also write as files per sub-network, for `rank --inputs` / `evolve --inputs`
+    /// (names, or `all` but GS and HG) [default: none; about 1.5 GB per SmolLM2 sub-network
+    /// with all].
+    #[arg(long, value_delimiter = ',')]
+    pub keep_inputs: Vec<String>,
+    /// The benchmark folder (resumed when it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::DEFAULT)]
+    pub device: DeviceKind,
 }
 
 /// The model, its space and a sub-network.
@@ -163,6 +219,7 @@ pub fn run(args: &SubnetArgs) -> anyhow::Result<()> {
         SubnetCommand::Show(a) => show(a),
         SubnetCommand::Eval(a) => eval(a),
         SubnetCommand::Search(a) => search_cmd(a),
+        SubnetCommand::Bench(a) => bench(a),
     }
 }
 
@@ -399,5 +456,36 @@ fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
         }
         None => print!("{yaml}"),
     }
+    Ok(())
+}
+
+fn bench(a: &BenchArgs) -> anyhow::Result<()> {
+    use crate::family::llama::bench::{build, SubnetBenchConfig};
+    let (pre, space) = open(&a.model, a.adapter.as_deref(), &a.space)?;
+    let tokens = tokens_of(&pre, &a.corpus)?;
+    let device = a.device.open()?;
+    let cfg = SubnetBenchConfig {
+        subnets: a.subnets,
+        steps: a.steps,
+        batch: a.batch,
+        seq_len: a.seq_len,
+        valid_windows: a.valid_windows,
+        gather_windows: a.gather_windows,
+        lr: a.lr,
+        seed: a.seed,
+        keep_inputs: a.keep_inputs.clone(),
+    };
+    let stop = Stop::process();
+    let reporter = Reporter::new();
+    let done = build(&pre, &space, &cfg, &tokens, &a.out, &device, &stop, &reporter).map_err(|e| match e {
+        SearchError::Stopped => super::Interrupted.into(),
+        e => anyhow::Error::from(e),
+    })?;
+    eprintln!("{} of {} sub-networks in {}", done.len(), a.subnets, a.out.display());
+    if done.len() < a.subnets {
+        eprintln!("stopped: run the same command again to go on");
+        return Err(super::Interrupted.into());
+    }
+    eprintln!("rank them: lpzero rank --inputs {} --stdlib", a.out.display());
     Ok(())
 }

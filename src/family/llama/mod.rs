@@ -4,8 +4,10 @@
 //! decoder (RMSNorm, rotary positions, SwiGLU, grouped-query attention, LoRA) for whole models
 //! and their sub-networks; [`subnet`] holds LoNAS-style spaces and their sub-networks with
 //! parameter and MAC counts; [`search`] scores sub-networks (weight-only proxies, validation
-//! loss) and finds the best one under a budget.
+//! loss) and finds the best one under a budget; [`bench`] builds a benchmark of sub-networks with
+//! measured ground truth (recovery training, then validation perplexity).
 
+pub mod bench;
 pub mod model;
 pub mod search;
 pub mod subnet;

@@ -1,0 +1,267 @@
+//! A benchmark of sub-networks of a pretrained LLaMA model with measured ground truth
+//! (`lpzero subnet bench`), written as an inputs folder that `rank --inputs` and
+//! `evolve --inputs` read like any other.
+//!
+//! Sliced weights of a model that was never trained as a super-network measure damage, not
+//! quality (`docs/reference/LLAMA_LONAS.md` §7), so each sub-network is first given **per-subnet
+//! recovery training**: `steps` AdamW steps on all of its parameters over training windows of
+//! the text; its ground truth is its validation perplexity after that. Its proxy inputs are
+//! gathered *before* the training, from the sliced pretrained weights, which is what a zero-cost
+//! proxy would see at search time. The text is split in three, in order: training windows from
+//! the first 60 %, the gather minibatch at 60 %, validation windows from 80 %.
+//!
+//! The folder holds each sub-network's result (`results/<id>.yaml`, written atomically once the
+//! sub-network is done: a rerun skips it), `truth.csv` (`id`, `quality` = minus the validation
+//! perplexity, and the architecture-only columns `params` and `macs_per_token`), `results.csv`
+//! (every number per sub-network), the gather minibatch (`gather_batch.json`), and, when asked
+//! for, inputs files (`<id>.safetensors`) that `rank --inputs` and `evolve --inputs` read.
+//! [`SubnetSource`] ranks the benchmark by gathering each sub-network's inputs on the fly
+//! (`lpzero subnet rank`).
+
+use super::model::{self, LlamaArch};
+use super::search::{gather_subnet, windows_batch, Pretrained, SearchError};
+use super::subnet::{to_yaml, LonasSpace, Subnet};
+use crate::eval::file::InputsMeta;
+use crate::lang::table::{all_inputs, InputId};
+use crate::models::batch::LmBatch;
+use crate::models::nn::Recorder;
+use crate::progress::Progress;
+use crate::stop::Stop;
+use crate::train::optim::{learning_rate, AdamW, OptimConfig};
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+
+/// What a sub-network benchmark build is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubnetBenchConfig {
+    /// Sub-networks: `maximal`, `heuristic`, then distinct random ones.
+    pub subnets: usize,
+    /// Recovery-training steps per sub-network (0: none; ground truth of the sliced weights).
+    pub steps: usize,
+    /// Windows per training step.
+    pub batch: usize,
+    /// Tokens per window (training, gather and validation).
+    pub seq_len: usize,
+    /// Validation windows.
+    pub valid_windows: usize,
+    /// Windows of the gather minibatch.
+    pub gather_windows: usize,
+    /// Peak learning rate (warm-up over the first tenth, cosine to a tenth).
+    pub lr: f64,
+    /// Seed of the sample and of the training windows' order.
+    pub seed: u64,
+    /// Inputs to write as files per sub-network (none by default: a SmolLM2 sub-network's
+    /// inputs are about 1.5 GB; `subnet rank` gathers them again on the fly instead).
+    #[serde(default)]
+    pub keep_inputs: Vec<String>,
+}
+
+/// One finished sub-network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubnetResult {
+    /// Its id (`maximal`, `heuristic`, `s002`, ...).
+    pub id: String,
+    /// The sub-network.
+    pub subnet: Subnet,
+    /// Parameters (base and adapter).
+    pub params: u64,
+    /// MACs per token.
+    pub macs_per_token: u64,
+    /// Validation loss of the sliced weights, before training.
+    pub valid_loss_before: f64,
+    /// Validation loss after recovery training.
+    pub valid_loss: f64,
+    /// `exp(valid_loss)`.
+    pub valid_ppl: f64,
+    /// Training loss of the last step.
+    pub final_train_loss: f64,
+    /// Seconds of recovery training.
+    pub train_seconds: f64,
+    /// Seconds of the whole sub-network (gather, training, validation).
+    pub seconds: f64,
+}
+
+/// The sub-networks a build trains, in order.
+pub fn plan(space: &LonasSpace, with_lora: bool, n: usize, seed: u64) -> Vec<(String, Subnet)> {
+    let mut out: Vec<(String, Subnet)> = vec![("maximal".into(), space.maximal(with_lora)), ("heuristic".into(), space.heuristic(with_lora))];
+    out.truncate(n);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut tries = 0;
+    while out.len() < n && tries < 1000 * n {
+        tries += 1;
+        let s = space.random(with_lora, &mut rng);
+        if out.iter().all(|(_, o)| *o != s) {
+            out.push((format!("s{:03}", out.len()), s));
+        }
+    }
+    out
+}
+
+/// The three parts of the token stream: (training, gather, validation).
+fn split(tokens: &[u32]) -> (&[u32], &[u32], &[u32]) {
+    let (a, b) = (tokens.len() * 6 / 10, tokens.len() * 8 / 10);
+    (&tokens[..a], &tokens[a..b], &tokens[b..])
+}
+
+/// The training minibatch of `step`: `batch` windows of `seq_len` tokens at seeded positions of
+/// the training part (the same for every sub-network).
+fn train_batch(train: &[u32], cfg: &SubnetBenchConfig, step: usize) -> LmBatch {
+    crate::gather::text::causal_train_batch(train, cfg.batch, cfg.seq_len - 1, cfg.seed, step)
+}
+
+fn validation(store: &crate::models::params::ParamStore, arch: &LlamaArch, valid: &[u32], cfg: &SubnetBenchConfig) -> f64 {
+    let store = store.detached();
+    let mut total = 0.0;
+    for w in 0..cfg.valid_windows {
+        let window = &valid[w * cfg.seq_len..(w + 1) * cfg.seq_len];
+        let batch = LmBatch { batch: 1, len: cfg.seq_len - 1, ids: window[..cfg.seq_len - 1].to_vec(), targets: window[1..].to_vec() };
+        total += model::forward(&store, arch, &batch, &mut Recorder::default()).into_scalar::<f64>();
+    }
+    total / cfg.valid_windows as f64
+}
+
+/// Builds (or resumes) a sub-network benchmark in `dir`. Returns every finished sub-network, in
+/// plan order.
+pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, tokens: &[u32], dir: &Path, device: &Device, stop: &Stop, progress: &dyn Progress) -> Result<Vec<SubnetResult>, SearchError> {
+    let io = |e: std::io::Error| SearchError::Request(format!("{}: {e}", dir.display()));
+    let (train, gather_part, valid) = split(tokens);
+    if cfg.seq_len < 2 || valid.len() < cfg.valid_windows * cfg.seq_len || gather_part.len() < cfg.gather_windows * cfg.seq_len || train.len() < cfg.seq_len * 2 {
+        return Err(SearchError::Request(format!(
+            "the text ({} tokens) is too short for {} validation and {} gather windows of {} tokens (validation: the last 20 %, gather: the 20 % before)",
+            tokens.len(),
+            cfg.valid_windows,
+            cfg.gather_windows,
+            cfg.seq_len
+        )));
+    }
+    std::fs::create_dir_all(dir.join("results")).map_err(io)?;
+    let config_path = dir.join("subnet_bench.yaml");
+    let config_text = serde_norway::to_string(&(cfg, &space.name)).map_err(|e| SearchError::Request(e.to_string()))?;
+    match std::fs::read_to_string(&config_path) {
+        Ok(old) if old != config_text => {
+            return Err(SearchError::Request(format!("{} was built with other settings ({}); use another folder", dir.display(), config_path.display())));
+        }
+        Ok(_) => {}
+        Err(_) => crate::fsutil::write_atomic(&config_path, config_text.as_bytes()).map_err(io)?,
+    }
+    let with_lora = pre.adapter.is_some();
+    let planned = plan(space, with_lora, cfg.subnets, cfg.seed);
+    let gather_batch = windows_batch(gather_part, cfg.gather_windows, cfg.seq_len)?;
+    let batch_json = serde_json::json!({"batch": gather_batch.batch, "len": gather_batch.len, "ids": gather_batch.ids, "targets": gather_batch.targets});
+    crate::fsutil::write_atomic(&dir.join("gather_batch.json"), batch_json.to_string().as_bytes()).map_err(io)?;
+    let need: Vec<InputId> = match cfg.keep_inputs.iter().map(|n| n.as_str()).collect::<Vec<_>>()[..] {
+        ["all"] => all_inputs().into_iter().filter(|i| !matches!(i, InputId::GS | InputId::HG)).collect(),
+        ref names => names
+            .iter()
+            .map(|n| crate::lang::table::input_by_name(n).map(|i| i.id).ok_or_else(|| SearchError::Request(format!("--keep-inputs: no input `{n}`"))))
+            .collect::<Result<_, _>>()?,
+    };
+    let mut done: Vec<SubnetResult> = vec![];
+    progress.start("sub-networks", planned.len());
+    for (k, (id, subnet)) in planned.iter().enumerate() {
+        let result_path = dir.join("results").join(format!("{id}.yaml"));
+        let inputs_path = dir.join(crate::gather::export::file_name(id));
+        if let (Ok(text), true) = (std::fs::read_to_string(&result_path), need.is_empty() || inputs_path.is_file()) {
+            if let Ok(r) = serde_norway::from_str::<SubnetResult>(&text) {
+                if r.subnet == *subnet {
+                    done.push(r);
+                    progress.advance(k + 1, &format!("{id}: done before"));
+                    continue;
+                }
+            }
+        }
+        if stop.requested() {
+            break;
+        }
+        let started = Instant::now();
+        // Inputs of the sliced pretrained weights, when kept.
+        let arch = pre.arch(subnet)?;
+        let counts = pre.counts(subnet)?;
+        if !need.is_empty() {
+        let inputs = gather_subnet(pre, subnet, &gather_batch, &need, device)?;
+        let meta = InputsMeta {
+            arch: id.clone(),
+            family: Some("llama".into()),
+            framework: Some(format!("lpzero {} (subnet bench)", env!("CARGO_PKG_VERSION"))),
+            batch: Some(gather_batch.batch),
+            seq_len: Some(gather_batch.len),
+            seed: Some(cfg.seed),
+            params: Some(counts.params()),
+            minibatch: crate::models::batch::Minibatch::Causal(gather_batch.clone()).arrays(),
+            extra: [("subnet".to_owned(), to_yaml(subnet, &[]).replace('\n', "; "))].into_iter().collect(),
+            ..InputsMeta::default()
+        };
+        crate::eval::file::write(&inputs_path, &inputs, &meta).map_err(io)?;
+        }
+        // Recovery training.
+        let on = device.clone().autodiff();
+        let mut store = model::load_params(&arch, pre.checkpoint.source.as_ref(), pre.adapter.as_ref(), &on)?;
+        let valid_loss_before = validation(&store, &arch, valid, cfg);
+        let optim_cfg = OptimConfig { lr: cfg.lr, warmup: cfg.steps.div_ceil(10), weight_decay: 0.0, ..OptimConfig::default() };
+        let mut optim = AdamW::new(optim_cfg.clone());
+        let t_train = Instant::now();
+        let mut final_train_loss = f64::NAN;
+        for step in 0..cfg.steps {
+            if stop.requested() {
+                progress.finish();
+                return Ok(done);
+            }
+            let batch = train_batch(train, cfg, step);
+            let loss = model::forward(&store, &arch, &batch, &mut Recorder::default());
+            final_train_loss = loss.clone().inner().into_scalar::<f64>();
+            let grads = loss.backward();
+            optim.step(&mut store, &grads, learning_rate(&optim_cfg, step, cfg.steps));
+        }
+        let train_seconds = t_train.elapsed().as_secs_f64();
+        let valid_loss = validation(&store, &arch, valid, cfg);
+        let r = SubnetResult {
+            id: id.clone(),
+            subnet: subnet.clone(),
+            params: counts.params(),
+            macs_per_token: counts.macs_per_token,
+            valid_loss_before,
+            valid_loss,
+            valid_ppl: valid_loss.exp(),
+            final_train_loss,
+            train_seconds,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let text = serde_norway::to_string(&r).map_err(|e| SearchError::Request(e.to_string()))?;
+        crate::fsutil::write_atomic(&result_path, text.as_bytes()).map_err(io)?;
+        progress.advance(k + 1, &format!("{id}: perplexity {:.1} → {:.1} after {} steps ({:.0} s)", valid_loss_before.exp(), r.valid_ppl, cfg.steps, r.seconds));
+        done.push(r);
+        write_tables(dir, &done).map_err(io)?;
+    }
+    progress.finish();
+    write_tables(dir, &done).map_err(io)?;
+    Ok(done)
+}
+
+/// Rewrites `truth.csv` and `results.csv` from the finished sub-networks.
+pub fn write_tables(dir: &Path, done: &[SubnetResult]) -> std::io::Result<()> {
+    let mut truth = csv::Writer::from_writer(vec![]);
+    truth.write_record(["id", "quality", "params", "macs_per_token"])?;
+    let mut all = csv::Writer::from_writer(vec![]);
+    all.write_record(["id", "params", "macs_per_token", "valid_ppl_before", "valid_ppl", "final_train_loss", "train_seconds", "ffn"])?;
+    for r in done {
+        truth.write_record([r.id.clone(), (-r.valid_ppl).to_string(), r.params.to_string(), r.macs_per_token.to_string()])?;
+        let ffn = r.subnet.ffn.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(" ");
+        all.write_record([
+            r.id.clone(),
+            r.params.to_string(),
+            r.macs_per_token.to_string(),
+            r.valid_loss_before.exp().to_string(),
+            r.valid_ppl.to_string(),
+            r.final_train_loss.to_string(),
+            format!("{:.1}", r.train_seconds),
+            ffn,
+        ])?;
+    }
+    let bytes = |w: csv::Writer<Vec<u8>>| w.into_inner().map_err(|e| std::io::Error::other(e.to_string()));
+    crate::fsutil::write_atomic(&dir.join("truth.csv"), &bytes(truth)?)?;
+    crate::fsutil::write_atomic(&dir.join("results.csv"), &bytes(all)?)
+}
