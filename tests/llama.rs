@@ -665,3 +665,56 @@ fn a_gguf_file_gives_the_logits_of_the_same_weights_in_safetensors() {
     assert_eq!(a, b, "the same weights, the same logits (rows put back in Hugging Face order)");
     assert_logits("gguf", &a, &reference_logits(&to64(&tn), t, &s, &x));
 }
+
+#[test]
+fn a_subnet_benchmark_measures_validation_loss_resumes_and_ranks() {
+    use lpzero::family::llama::bench::{build, SubnetBenchConfig, SubnetSource};
+    use lpzero::source::Source;
+    let dir = tempfile::tempdir().unwrap();
+    let t = GQA;
+    let tn = to64(&write_tiny(dir.path(), t, 14));
+    let pre = open(dir.path(), t);
+    let space = LonasSpace::parse(
+        "name: tiny\nfamily: llama\nlayers: 2\nhidden_size: 16\nintermediate_size: 24\nffn_width: [24, 18, 12]\n",
+        "tiny",
+    )
+    .unwrap();
+    let tokens = ids(400, t.vocab, 9);
+    let cfg = SubnetBenchConfig { subnets: 4, steps: 0, batch: 2, seq_len: 10, valid_windows: 3, gather_windows: 1, lr: 1e-3, seed: 3, keep_inputs: vec![] };
+    let out = dir.path().join("bench");
+    let device = Device::flex();
+    let stop = Stop::new();
+    let done = build(&pre, &space, &cfg, &tokens, &out, &device, &stop, &lpzero::progress::Silent).unwrap();
+    assert_eq!(done.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["maximal", "heuristic", "s002", "s003"]);
+    assert_eq!(done[1].subnet.ffn, vec![18, 18]);
+    // Without training, the validation loss is the f64 forward's over the last 20 % of the text.
+    let valid = &tokens[320..];
+    for r in &done {
+        let want: f64 = (0..3).map(|w| reference_loss(&tn, t, &r.subnet, &valid[w * 10..w * 10 + 9], &valid[w * 10 + 1..w * 10 + 10])).sum::<f64>() / 3.0;
+        assert!((r.valid_loss - want).abs() <= 1e-5 * want, "{}: {} vs f64 {want}", r.id, r.valid_loss);
+        assert_eq!(r.valid_loss, r.valid_loss_before);
+        assert!((r.valid_ppl - want.exp()).abs() <= 1e-4 * want.exp());
+    }
+    // truth.csv: minus the perplexity, with the counts as baselines.
+    let truth = std::fs::read_to_string(out.join("truth.csv")).unwrap();
+    assert!(truth.starts_with("id,quality,params,macs_per_token\nmaximal,-"), "{truth}");
+    // A rerun reads the results back; other settings are refused.
+    let again = build(&pre, &space, &cfg, &tokens, &out, &device, &stop, &lpzero::progress::Silent).unwrap();
+    assert_eq!(again, done);
+    let other = SubnetBenchConfig { steps: 2, ..cfg.clone() };
+    let e = build(&pre, &space, &other, &tokens, &out, &device, &stop, &lpzero::progress::Silent).err().unwrap().to_string();
+    assert!(e.contains("was built with other settings"), "{e}");
+    // Recovery training lowers the training loss it descends on; the benchmark reports it.
+    let trained_dir = dir.path().join("trained");
+    let trained = build(&pre, &space, &SubnetBenchConfig { steps: 3, subnets: 2, ..cfg.clone() }, &tokens, &trained_dir, &device, &stop, &lpzero::progress::Silent).unwrap();
+    assert!(trained.iter().all(|r| r.final_train_loss.is_some_and(f64::is_finite) && r.valid_loss != r.valid_loss_before), "{trained:?}");
+    // As a source: truth is minus the perplexity, inputs gathered on the recorded minibatch.
+    let source = SubnetSource::open(&pre, &out, &device).unwrap();
+    assert_eq!(source.len(), 4);
+    assert_eq!(source.truth(2), -done[2].valid_ppl);
+    let f = source.fetch(1, &[lpzero::lang::table::InputId::W]).unwrap();
+    let w = f.inputs.get(lpzero::lang::table::InputId::W).unwrap();
+    assert_eq!((w.len(), w[4].shape.clone(), w[6].shape.clone()), (14, vec![18, 16], vec![16, 18]));
+    let e = SubnetSource::open(&pre, dir.path(), &device).err().unwrap().to_string();
+    assert!(e.contains("not a sub-network benchmark"), "{e}");
+}

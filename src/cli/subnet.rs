@@ -40,6 +40,38 @@ pub enum SubnetCommand {
     /// A benchmark of sub-networks with measured ground truth (recovery training, then
     /// validation perplexity), as an inputs folder for `rank --inputs` and `evolve --inputs`.
     Bench(BenchArgs),
+    /// Rank a sub-network benchmark with proxies, beside parameter and MAC counts: each
+    /// sub-network's inputs gathered on the fly from the pretrained model.
+    Rank(RankArgs),
+}
+
+/// Arguments of `lpzero subnet rank`.
+#[derive(Debug, clap::Args)]
+pub struct RankArgs {
+    /// The benchmark folder `subnet bench` wrote.
+    #[arg(long)]
+    pub bench: PathBuf,
+    /// The pretrained model it was built from.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Its adapter, when it was built with one.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// The proxies.
+    #[command(flatten)]
+    pub proxies: super::ProxyArgs,
+    /// Every proxy of the standard library.
+    #[arg(long)]
+    pub stdlib: bool,
+    /// Stdlib proxies to leave out (repeatable).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = super::LintFormat::Text)]
+    pub format: super::LintFormat,
+    /// The device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::DEFAULT)]
+    pub device: DeviceKind,
 }
 
 /// Arguments of `lpzero subnet bench`.
@@ -220,6 +252,7 @@ pub fn run(args: &SubnetArgs) -> anyhow::Result<()> {
         SubnetCommand::Eval(a) => eval(a),
         SubnetCommand::Search(a) => search_cmd(a),
         SubnetCommand::Bench(a) => bench(a),
+        SubnetCommand::Rank(a) => rank(a),
     }
 }
 
@@ -487,5 +520,26 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         return Err(super::Interrupted.into());
     }
     eprintln!("rank them: lpzero rank --inputs {} --stdlib", a.out.display());
+    Ok(())
+}
+
+fn rank(a: &RankArgs) -> anyhow::Result<()> {
+    use crate::family::llama::bench::SubnetSource;
+    use crate::source::Source;
+    let proxies = super::model::rank_proxies(&a.proxies, a.stdlib, &a.skip)?;
+    let pre = Pretrained::open(&a.model, a.adapter.as_deref()).with_context(|| format!("cannot open the model {}", a.model.display()))?;
+    let device = a.device.open()?;
+    let source = SubnetSource::open(&pre, &a.bench, &device)?;
+    let stop = Stop::process();
+    let reporter = Reporter::new();
+    eprintln!("ranking {} sub-networks of {} with {} proxies (inputs gathered from the sliced pretrained weights); Ctrl-C stops and reports what is done", source.len(), a.bench.display(), proxies.len());
+    let report = crate::rank::rank(&source, &proxies, &stop, &reporter)?;
+    match a.format {
+        super::LintFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        super::LintFormat::Text => super::model::print_rank(&report),
+    }
+    if report.interrupted {
+        return Err(super::Interrupted.into());
+    }
     Ok(())
 }

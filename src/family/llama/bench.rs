@@ -77,8 +77,8 @@ pub struct SubnetResult {
     pub valid_loss: f64,
     /// `exp(valid_loss)`.
     pub valid_ppl: f64,
-    /// Training loss of the last step.
-    pub final_train_loss: f64,
+    /// Training loss of the last step (none without training).
+    pub final_train_loss: Option<f64>,
     /// Seconds of recovery training.
     pub train_seconds: f64,
     /// Seconds of the whole sub-network (gather, training, validation).
@@ -204,7 +204,7 @@ pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, toke
         let optim_cfg = OptimConfig { lr: cfg.lr, warmup: cfg.steps.div_ceil(10), weight_decay: 0.0, ..OptimConfig::default() };
         let mut optim = AdamW::new(optim_cfg.clone());
         let t_train = Instant::now();
-        let mut final_train_loss = f64::NAN;
+        let mut final_train_loss = None;
         for step in 0..cfg.steps {
             if stop.requested() {
                 progress.finish();
@@ -212,7 +212,7 @@ pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, toke
             }
             let batch = train_batch(train, cfg, step);
             let loss = model::forward(&store, &arch, &batch, &mut Recorder::default());
-            final_train_loss = loss.clone().inner().into_scalar::<f64>();
+            final_train_loss = Some(loss.clone().inner().into_scalar::<f64>());
             let grads = loss.backward();
             optim.step(&mut store, &grads, learning_rate(&optim_cfg, step, cfg.steps));
         }
@@ -256,7 +256,7 @@ pub fn write_tables(dir: &Path, done: &[SubnetResult]) -> std::io::Result<()> {
             r.macs_per_token.to_string(),
             r.valid_loss_before.exp().to_string(),
             r.valid_ppl.to_string(),
-            r.final_train_loss.to_string(),
+            r.final_train_loss.map(|l| l.to_string()).unwrap_or_default(),
             format!("{:.1}", r.train_seconds),
             ffn,
         ])?;
@@ -264,4 +264,111 @@ pub fn write_tables(dir: &Path, done: &[SubnetResult]) -> std::io::Result<()> {
     let bytes = |w: csv::Writer<Vec<u8>>| w.into_inner().map_err(|e| std::io::Error::other(e.to_string()));
     crate::fsutil::write_atomic(&dir.join("truth.csv"), &bytes(truth)?)?;
     crate::fsutil::write_atomic(&dir.join("results.csv"), &bytes(all)?)
+}
+
+/// A built sub-network benchmark as a [`crate::source::Source`]: each sub-network's inputs are
+/// gathered on the fly from the pretrained model (its sliced weights, before recovery training)
+/// on the build's gather minibatch; ground truth is minus the validation perplexity after
+/// recovery; parameters and MACs are the architecture-only baselines.
+pub struct SubnetSource<'a> {
+    pre: &'a Pretrained,
+    results: Vec<SubnetResult>,
+    batch: LmBatch,
+    device: Device,
+    dir: String,
+}
+
+impl<'a> SubnetSource<'a> {
+    /// Opens the finished sub-networks of a benchmark folder (in `results.csv` order).
+    pub fn open(pre: &'a Pretrained, dir: &Path, device: &Device) -> Result<SubnetSource<'a>, SearchError> {
+        let bad = |what: String| SearchError::Request(format!("{}: {what}", dir.display()));
+        let text = std::fs::read_to_string(dir.join("gather_batch.json")).map_err(|e| bad(format!("not a sub-network benchmark (gather_batch.json: {e})")))?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("gather_batch.json: {e}")))?;
+        let ids = |k: &str| -> Option<Vec<u32>> { json.get(k)?.as_array()?.iter().map(|v| v.as_u64().and_then(|x| u32::try_from(x).ok())).collect() };
+        let (Some(b), Some(l), Some(ids_v), Some(targets)) = (json["batch"].as_u64(), json["len"].as_u64(), ids("ids"), ids("targets")) else {
+            return Err(bad("gather_batch.json lacks batch, len, ids or targets".into()));
+        };
+        let (b, l) = (b as usize, l as usize);
+        if ids_v.len() != b * l || targets.len() != b * l {
+            return Err(bad(format!("gather_batch.json holds {} ids for {b} × {l}", ids_v.len())));
+        }
+        let vocab = pre.checkpoint.config.vocab_size;
+        if let Some(id) = ids_v.iter().chain(&targets).find(|&&i| i as usize >= vocab) {
+            return Err(bad(format!("token {id} of the gather minibatch is outside this model's vocabulary of {vocab}: another model built it")));
+        }
+        let table = std::fs::read_to_string(dir.join("results.csv")).map_err(|e| bad(format!("results.csv: {e}")))?;
+        let mut results = vec![];
+        for line in table.lines().skip(1) {
+            let id = line.split(',').next().unwrap_or_default();
+            let path = dir.join("results").join(format!("{id}.yaml"));
+            let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            let r: SubnetResult = serde_norway::from_str(&text).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            pre.arch(&r.subnet).map_err(|e| bad(format!("{id}: {e}")))?;
+            results.push(r);
+        }
+        if results.is_empty() {
+            return Err(bad("no finished sub-network".into()));
+        }
+        Ok(SubnetSource { pre, results, batch: LmBatch { batch: b, len: l, ids: ids_v, targets }, device: device.clone(), dir: dir.display().to_string() })
+    }
+
+    /// The finished sub-networks.
+    pub fn results(&self) -> &[SubnetResult] {
+        &self.results
+    }
+}
+
+impl crate::source::Source for SubnetSource<'_> {
+    fn len(&self) -> usize {
+        self.results.len()
+    }
+
+    fn id(&self, k: usize) -> String {
+        self.results[k].id.clone()
+    }
+
+    fn truth(&self, k: usize) -> f64 {
+        -self.results[k].valid_ppl
+    }
+
+    fn fetch(&self, k: usize, need: &[InputId]) -> Result<crate::source::Fetched, crate::source::SourceError> {
+        let t = Instant::now();
+        // GS and HG are not gathered from pretrained models: proxies reading them are invalid
+        // here, with the reason, like any missing input.
+        let need: Vec<InputId> = need.iter().copied().filter(|i| !matches!(i, InputId::GS | InputId::HG)).collect();
+        let inputs = gather_subnet(self.pre, &self.results[k].subnet, &self.batch, &need, &self.device).map_err(|e| crate::source::SourceError::of(self.id(k), &e))?;
+        Ok(crate::source::Fetched { inputs, seconds: t.elapsed().as_secs_f64(), cached: false })
+    }
+
+    fn cost(&self, k: usize) -> f64 {
+        self.results[k].params as f64
+    }
+
+    fn baselines(&self) -> Vec<crate::rank::Baseline> {
+        vec![
+            crate::rank::Baseline::new("params", self.results.iter().map(|r| r.params as f64).collect()),
+            crate::rank::Baseline::new("macs_per_token", self.results.iter().map(|r| r.macs_per_token as f64).collect()),
+            crate::rank::Baseline::new("eval:-ppl_sliced", self.results.iter().map(|r| -r.valid_loss_before.exp()).collect()),
+        ]
+    }
+
+    fn best_baseline(&self) -> Option<&str> {
+        Some("params")
+    }
+
+    fn paper_proxy(&self) -> Option<&str> {
+        Some("lpzero_llama")
+    }
+
+    fn info(&self) -> crate::source::SourceInfo {
+        crate::source::SourceInfo {
+            bench: self.dir.clone(),
+            family: Some("llama".into()),
+            truth: "valid_ppl".into(),
+            settings: vec![
+                ("model".into(), self.pre.checkpoint.source.path().display().to_string()),
+                ("gather".into(), format!("{} × {} tokens, sliced pretrained weights", self.batch.batch, self.batch.len)),
+            ],
+        }
+    }
 }
