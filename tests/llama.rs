@@ -680,7 +680,7 @@ fn a_subnet_benchmark_measures_validation_loss_resumes_and_ranks() {
     )
     .unwrap();
     let tokens = ids(400, t.vocab, 9);
-    let cfg = SubnetBenchConfig { subnets: 4, steps: 0, batch: 2, seq_len: 10, valid_windows: 3, gather_windows: 1, lr: 1e-3, seed: 3, keep_inputs: vec![] };
+    let cfg = SubnetBenchConfig { subnets: 4, steps: 0, batch: 2, seq_len: 10, valid_windows: 3, gather_windows: 1, lr: 1e-3, seed: 3, keep_inputs: vec![], explicit: vec![] };
     let out = dir.path().join("bench");
     let device = Device::flex();
     let stop = Stop::new();

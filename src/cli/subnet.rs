@@ -93,6 +93,10 @@ pub struct BenchArgs {
     /// Sub-networks: `maximal`, `heuristic`, then distinct random ones.
     #[arg(long, default_value_t = 64)]
     pub subnets: usize,
+    /// Train these instead of a sample: `maximal`, `heuristic` or sub-network files (e.g. what
+    /// `subnet search` chose; the id is the file's stem) (repeatable).
+    #[arg(long)]
+    pub subnet: Vec<String>,
     /// Recovery-training steps per sub-network (AdamW on all its parameters).
     #[arg(long, default_value_t = 8)]
     pub steps: usize,
@@ -497,8 +501,14 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let (pre, space) = open(&a.model, a.adapter.as_deref(), &a.space)?;
     let tokens = tokens_of(&pre, &a.corpus)?;
     let device = a.device.open()?;
+    let explicit: Vec<(String, Subnet)> = subnets(&a.subnet, &pre, &space)?
+        .into_iter()
+        .map(|(name, s)| (std::path::Path::new(&name).file_stem().map_or(name.clone(), |x| x.to_string_lossy().into_owned()), s))
+        .collect();
+    let explicit = if a.subnet.is_empty() { vec![] } else { explicit };
     let cfg = SubnetBenchConfig {
-        subnets: a.subnets,
+        explicit: explicit.clone(),
+        subnets: if explicit.is_empty() { a.subnets } else { explicit.len() },
         steps: a.steps,
         batch: a.batch,
         seq_len: a.seq_len,
@@ -514,8 +524,11 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         SearchError::Stopped => super::Interrupted.into(),
         e => anyhow::Error::from(e),
     })?;
-    eprintln!("{} of {} sub-networks in {}", done.len(), a.subnets, a.out.display());
-    if done.len() < a.subnets {
+    eprintln!("{} of {} sub-networks in {}", done.len(), cfg.subnets, a.out.display());
+    for r in &done {
+        eprintln!("  {:<16} {:>12} parameters  perplexity {:>10.2} sliced → {:>8.2} after {} steps", r.id, r.params, r.valid_loss_before.exp(), r.valid_ppl, cfg.steps);
+    }
+    if done.len() < cfg.subnets {
         eprintln!("stopped: run the same command again to go on");
         return Err(super::Interrupted.into());
     }

@@ -54,6 +54,10 @@ pub struct SubnetBenchConfig {
     pub lr: f64,
     /// Seed of the sample and of the training windows' order.
     pub seed: u64,
+    /// The sub-networks to train instead of a sample (id, sub-network), e.g. the ones searches
+    /// chose.
+    #[serde(default)]
+    pub explicit: Vec<(String, Subnet)>,
     /// Inputs to write as files per sub-network (none by default: a SmolLM2 sub-network's
     /// inputs are about 1.5 GB; `subnet rank` gathers them again on the fly instead).
     #[serde(default)]
@@ -142,14 +146,18 @@ pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, toke
     let config_path = dir.join("subnet_bench.yaml");
     let config_text = serde_norway::to_string(&(cfg, &space.name)).map_err(|e| SearchError::Request(e.to_string()))?;
     match std::fs::read_to_string(&config_path) {
-        Ok(old) if old != config_text => {
+        // Compared as values, so that fields added later (with their defaults) read back equal.
+        Ok(old) if serde_norway::from_str::<(SubnetBenchConfig, String)>(&old).ok().as_ref() != Some(&(cfg.clone(), space.name.clone())) => {
             return Err(SearchError::Request(format!("{} was built with other settings ({}); use another folder", dir.display(), config_path.display())));
         }
         Ok(_) => {}
         Err(_) => crate::fsutil::write_atomic(&config_path, config_text.as_bytes()).map_err(io)?,
     }
     let with_lora = pre.adapter.is_some();
-    let planned = plan(space, with_lora, cfg.subnets, cfg.seed);
+    let planned = if cfg.explicit.is_empty() { plan(space, with_lora, cfg.subnets, cfg.seed) } else { cfg.explicit.clone() };
+    for (id, s) in &planned {
+        space.contains(s, with_lora).map_err(|e| SearchError::Request(format!("{id}: {e}")))?;
+    }
     let gather_batch = windows_batch(gather_part, cfg.gather_windows, cfg.seq_len)?;
     let batch_json = serde_json::json!({"batch": gather_batch.batch, "len": gather_batch.len, "ids": gather_batch.ids, "targets": gather_batch.targets});
     crate::fsutil::write_atomic(&dir.join("gather_batch.json"), batch_json.to_string().as_bytes()).map_err(io)?;
