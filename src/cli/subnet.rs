@@ -77,15 +77,9 @@ pub struct RankArgs {
 /// Arguments of `lpzero subnet bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The pretrained model (GGUF file or Hugging Face folder).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// A PEFT LoRA adapter folder.
-    #[arg(long)]
-    pub adapter: Option<PathBuf>,
-    /// The space (shipped name or file).
-    #[arg(long)]
-    pub space: String,
+    /// The model and its space.
+    #[command(flatten)]
+    pub pretrained: PretrainedArgs,
     /// The text: training windows from its first 60 %, the gather minibatch at 60 %, validation
     /// windows from 80 %.
     #[arg(long)]
@@ -131,9 +125,9 @@ pub struct BenchArgs {
     pub device: DeviceKind,
 }
 
-/// The model, its space and a sub-network.
+/// A pretrained model and the space of its sub-networks.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ModelArgs {
+pub struct PretrainedArgs {
     /// The pretrained model: a GGUF file, or a Hugging Face folder (`config.json` and
     /// `model.safetensors` or its sharded index).
     #[arg(long)]
@@ -144,6 +138,14 @@ pub struct ModelArgs {
     /// The space: a shipped one by name (`lonas-llama-7b`, `lonas-smollm2-135m`) or a file.
     #[arg(long)]
     pub space: String,
+}
+
+/// The model, its space and sub-networks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// The model and its space.
+    #[command(flatten)]
+    pub pretrained: PretrainedArgs,
     /// Sub-networks: `maximal`, `heuristic`, or a YAML file with `ffn:` (and rank) lists
     /// (repeatable) [default: maximal and heuristic].
     #[arg(long)]
@@ -190,15 +192,9 @@ pub enum ScoreBy {
 /// Arguments of `lpzero subnet search`.
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
-    /// The pretrained model (GGUF file or Hugging Face folder).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// A PEFT LoRA adapter folder.
-    #[arg(long)]
-    pub adapter: Option<PathBuf>,
-    /// The space (shipped name or file).
-    #[arg(long)]
-    pub space: String,
+    /// The model and its space.
+    #[command(flatten)]
+    pub pretrained: PretrainedArgs,
     /// What to score candidates by.
     #[arg(long, value_enum, default_value_t = ScoreBy::Proxy)]
     pub by: ScoreBy,
@@ -272,9 +268,9 @@ fn load_space(name: &str) -> anyhow::Result<LonasSpace> {
     Ok(LonasSpace::parse(&text, &path.display().to_string())?)
 }
 
-fn open(model: &std::path::Path, adapter: Option<&std::path::Path>, space: &str) -> anyhow::Result<(Pretrained, LonasSpace)> {
-    let pre = Pretrained::open(model, adapter).with_context(|| format!("cannot open the model {}", model.display()))?;
-    let space = load_space(space)?;
+fn open(p: &PretrainedArgs) -> anyhow::Result<(Pretrained, LonasSpace)> {
+    let pre = Pretrained::open(&p.model, p.adapter.as_deref()).with_context(|| format!("cannot open the model {}", p.model.display()))?;
+    let space = load_space(&p.space)?;
     space.check_model(&pre.checkpoint.config).map_err(anyhow::Error::msg)?;
     Ok((pre, space))
 }
@@ -301,11 +297,11 @@ fn subnets(names: &[String], pre: &Pretrained, space: &LonasSpace) -> anyhow::Re
 }
 
 fn show(a: &ModelArgs) -> anyhow::Result<()> {
-    let (pre, space) = open(&a.model, a.adapter.as_deref(), &a.space)?;
+    let (pre, space) = open(&a.pretrained)?;
     let c = &pre.checkpoint.config;
     eprintln!(
         "{}: {} layers, width {}, {} heads / {} kv heads, FFN {}, vocabulary {}{}",
-        a.model.display(),
+        a.pretrained.model.display(),
         c.num_hidden_layers,
         c.hidden_size,
         c.num_attention_heads,
@@ -333,7 +329,7 @@ fn tokens_of(pre: &Pretrained, corpus: &std::path::Path) -> anyhow::Result<Vec<u
 }
 
 fn eval(a: &EvalArgs) -> anyhow::Result<()> {
-    let (pre, space) = open(&a.model.model, a.model.adapter.as_deref(), &a.model.space)?;
+    let (pre, space) = open(&a.model.pretrained)?;
     let proxies = super::load_proxies(&a.proxies)?;
     let device = a.device.open()?;
     let tokens = tokens_of(&pre, &a.corpus)?;
@@ -364,7 +360,7 @@ fn eval(a: &EvalArgs) -> anyhow::Result<()> {
 }
 
 fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
-    let (pre, space) = open(&a.model, a.adapter.as_deref(), &a.space)?;
+    let (pre, space) = open(&a.pretrained)?;
     let with_lora = pre.adapter.is_some();
     let budget = search::parse_budget(&a.budget, &pre, &space)?;
     if !(0.0..=1.0).contains(&a.min_share) {
@@ -498,7 +494,7 @@ fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
 
 fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     use crate::family::llama::bench::{build, SubnetBenchConfig};
-    let (pre, space) = open(&a.model, a.adapter.as_deref(), &a.space)?;
+    let (pre, space) = open(&a.pretrained)?;
     let tokens = tokens_of(&pre, &a.corpus)?;
     let device = a.device.open()?;
     let explicit: Vec<(String, Subnet)> = subnets(&a.subnet, &pre, &space)?

@@ -120,21 +120,8 @@ impl ParamStore {
     /// tensors require gradients.
     pub fn build(specs: &[ParamSpec], seed: u64, device: &Device) -> ParamStore {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut tensors = BTreeMap::new();
-        for s in specs {
-            let values = initial_values(s, &mut rng);
-            let (rows, cols) = match s.shape[..] {
-                [n] => (1, n),
-                [r, c] => (r, c),
-                _ => (s.shape[..s.shape.len() - 1].iter().product(), *s.shape.last().unwrap_or(&1)),
-            };
-            let mut t = Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), device);
-            if device.is_autodiff() {
-                t = t.require_grad();
-            }
-            tensors.insert(s.name.clone(), (t, s.shape.clone()));
-        }
-        ParamStore { tensors }
+        let values = specs.iter().map(|s| (s.clone(), initial_values(s, &mut rng))).collect();
+        ParamStore::from_values(values, device)
     }
 
     /// Materialises given values (a pretrained model's, row-major, one per spec, of the spec's
