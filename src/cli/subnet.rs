@@ -1,12 +1,12 @@
 //! `lpzero subnet`: LoNAS-style sub-networks of a pretrained LLaMA model — their counts
 //! (`show`), their validation perplexity and proxy scores (`eval`), and the best one under a
-//! budget (`search`). Flags into the library's calls ([`crate::family::llama::search`]), results
+//! budget (`search`). Flags into the library's calls ([`crate::family::pretrained::search`]), results
 //! printed.
 
 use super::progress::Reporter;
 use crate::device::DeviceKind;
-use crate::family::llama::search::{self, BudgetKind, EvolveSettings, Pretrained, SearchError};
-use crate::family::llama::subnet::{to_yaml, LonasSpace, Subnet};
+use crate::family::pretrained::search::{self, BudgetKind, EvolveSettings, Pretrained, SearchError};
+use crate::family::pretrained::subnet::{to_yaml, LonasSpace, Subnet};
 use crate::lang::Proxy;
 use crate::progress::Progress;
 use crate::stop::Stop;
@@ -14,11 +14,7 @@ use anyhow::{bail, Context};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// The LoNAS-style spaces lpzero ships (`spaces/lonas-*.yaml`), by name.
-pub const SHIPPED: &[(&str, &str)] = &[
-    ("lonas-llama-7b", include_str!("../../spaces/lonas-llama-7b.yaml")),
-    ("lonas-smollm2-135m", include_str!("../../spaces/lonas-smollm2-135m.yaml")),
-];
+use crate::family::pretrained::subnet::SHIPPED;
 
 /// Arguments of `lpzero subnet`.
 #[derive(Debug, clap::Args)]
@@ -493,7 +489,7 @@ fn search_cmd(a: &SearchArgs) -> anyhow::Result<()> {
 }
 
 fn bench(a: &BenchArgs) -> anyhow::Result<()> {
-    use crate::family::llama::bench::{build, SubnetBenchConfig};
+    use crate::family::pretrained::bench::{build, SubnetBenchConfig};
     let (pre, space) = open(&a.pretrained)?;
     let tokens = tokens_of(&pre, &a.corpus)?;
     let device = a.device.open()?;
@@ -533,7 +529,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
 }
 
 fn rank(a: &RankArgs) -> anyhow::Result<()> {
-    use crate::family::llama::bench::SubnetSource;
+    use crate::family::pretrained::bench::SubnetSource;
     use crate::source::Source;
     let proxies = super::model::rank_proxies(&a.proxies, a.stdlib, &a.skip)?;
     let pre = Pretrained::open(&a.model, a.adapter.as_deref()).with_context(|| format!("cannot open the model {}", a.model.display()))?;

@@ -19,6 +19,9 @@
 pub mod flexibert;
 pub mod gpt2;
 pub mod llama;
+/// Pretrained models and their sub-networks (LoNAS-style spaces, search, benchmarks), under the
+/// name the front ends use: today the LLaMA-architecture decoders.
+pub use llama as pretrained;
 pub mod space;
 pub mod transxl;
 

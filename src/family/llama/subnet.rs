@@ -12,6 +12,12 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// The LoNAS-style spaces lpzero ships (`spaces/lonas-*.yaml`), by name.
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("lonas-llama-7b", include_str!("../../../spaces/lonas-llama-7b.yaml")),
+    ("lonas-smollm2-135m", include_str!("../../../spaces/lonas-smollm2-135m.yaml")),
+];
+
 /// The adapter part of a space: the full rank, the scale and the elastic rank choices.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
