@@ -709,12 +709,127 @@ fn a_subnet_benchmark_measures_validation_loss_resumes_and_ranks() {
     let trained = build(&pre, &space, &SubnetBenchConfig { steps: 3, subnets: 2, ..cfg.clone() }, &tokens, &trained_dir, &device, &stop, &lpzero::progress::Silent).unwrap();
     assert!(trained.iter().all(|r| r.final_train_loss.is_some_and(f64::is_finite) && r.valid_loss != r.valid_loss_before), "{trained:?}");
     // As a source: truth is minus the perplexity, inputs gathered on the recorded minibatch.
-    let source = SubnetSource::open(&pre, &out, &device).unwrap();
+    let pre = std::sync::Arc::new(pre);
+    let source = SubnetSource::open(pre.clone(), &out, &device).unwrap();
     assert_eq!(source.len(), 4);
     assert_eq!(source.truth(2), -done[2].valid_ppl);
     let f = source.fetch(1, &[lpzero::lang::table::InputId::W]).unwrap();
     let w = f.inputs.get(lpzero::lang::table::InputId::W).unwrap();
     assert_eq!((w.len(), w[4].shape.clone(), w[6].shape.clone()), (14, vec![18, 16], vec![16, 18]));
-    let e = SubnetSource::open(&pre, dir.path(), &device).err().unwrap().to_string();
+    let e = SubnetSource::open(pre, dir.path(), &device).err().unwrap().to_string();
     assert!(e.contains("not a sub-network benchmark"), "{e}");
+}
+
+/// `avg(l1(W))` of a sub-network from the f64 tensors: the mean over its seven projection
+/// weights per layer (each cut to its active block) of the mean absolute entry.
+fn avg_l1_of_active_weights(tn: &T64, t: Tiny, s: &Subnet) -> f64 {
+    let hd = t.hidden / t.heads;
+    let mut terms = vec![];
+    for l in 0..t.layers {
+        let f = s.ffn[l];
+        let p = |n: &str| format!("model.layers.{l}.{n}.weight");
+        for (name, rows, cols) in [
+            (p("self_attn.q_proj"), t.heads * hd, t.hidden),
+            (p("self_attn.k_proj"), t.kv_heads * hd, t.hidden),
+            (p("self_attn.v_proj"), t.kv_heads * hd, t.hidden),
+            (p("self_attn.o_proj"), t.hidden, t.heads * hd),
+            (p("mlp.gate_proj"), f, t.hidden),
+            (p("mlp.up_proj"), f, t.hidden),
+            (p("mlp.down_proj"), t.hidden, f),
+        ] {
+            let m = mat(tn, &name, rows, cols);
+            terms.push(m.iter().flatten().map(|v| v.abs()).sum::<f64>() / (rows * cols) as f64);
+        }
+    }
+    terms.iter().sum::<f64>() / terms.len() as f64
+}
+
+#[test]
+fn a_subnet_benchmark_is_a_bench_for_rank_evolve_and_the_repl() {
+    use lpzero::family::llama::bench::{build, SubnetBenchConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let t = GQA;
+    let tn = to64(&write_tiny(dir.path(), t, 14));
+    let pre = open(dir.path(), t);
+    let space_text = "name: tiny\nfamily: llama\nlayers: 2\nhidden_size: 16\nintermediate_size: 24\nffn_width: [24, 18, 12]\n";
+    let space = LonasSpace::parse(space_text, "tiny").unwrap();
+    let space_file = dir.path().join("space.yaml");
+    std::fs::write(&space_file, space_text).unwrap();
+    let tokens = ids(400, t.vocab, 9);
+    let cfg = SubnetBenchConfig { subnets: 6, steps: 0, batch: 2, seq_len: 10, valid_windows: 3, gather_windows: 1, lr: 1e-3, seed: 3, keep_inputs: vec![], explicit: vec![] };
+    let out = dir.path().join("bench");
+    let done = build(&pre, &space, &cfg, &tokens, &out, &Device::flex(), &Stop::new(), &lpzero::progress::Silent).unwrap();
+    // The folder names the model it was built from, and a build from another one is refused.
+    let origin = std::fs::read_to_string(out.join("pretrained.yaml")).unwrap();
+    assert!(origin.contains(&std::fs::canonicalize(dir.path()).unwrap().display().to_string()), "{origin}");
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    write_tiny(&other_dir, t, 15);
+    let e = build(&open(&other_dir, t), &space, &cfg, &tokens, &out, &Device::flex(), &Stop::new(), &lpzero::progress::Silent).err().unwrap().to_string();
+    assert!(e.contains("was built from") && e.contains("use another folder"), "{e}");
+
+    // `rank --bench DIR` reads it like any benchmark: scores from the active weights (f64 here),
+    // ground truth minus the perplexity in results.
+    let bench = out.to_str().unwrap();
+    let (code, json, err) = lpzero(&["rank", "--bench", bench, "-e", "avg(l1(W))", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let ids_of = |r: &serde_json::Value| r["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(ids_of(&report), ["maximal", "heuristic", "s002", "s003", "s004", "s005"]);
+    for (k, r) in done.iter().enumerate() {
+        assert_eq!(report["truth"][k].as_f64().unwrap(), -r.valid_ppl, "{}", r.id);
+        let want = avg_l1_of_active_weights(&tn, t, &r.subnet);
+        let got = report["proxies"][0]["scores"][k].as_f64().unwrap();
+        assert!((got - want).abs() <= 1e-6 * want, "{}: {got} vs f64 {want}", r.id);
+    }
+    assert_eq!(report["source"]["family"], "llama");
+    // The same numbers as `subnet rank`, which opens the model by hand.
+    let model = dir.path().to_str().unwrap();
+    let (code, json2, err) = lpzero(&["subnet", "rank", "--bench", bench, "--model", model, "-e", "avg(l1(W))", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report2: serde_json::Value = serde_json::from_str(&json2).unwrap();
+    for key in ["ids", "truth", "baselines"] {
+        assert_eq!(report[key], report2[key], "{key}");
+    }
+    assert_eq!(report["proxies"][0]["scores"], report2["proxies"][0]["scores"]);
+    assert_eq!(report["proxies"][0]["rho"], report2["proxies"][0]["rho"]);
+
+    // `evolve --bench DIR` searches on it, and resumes from its checkpoint (which stores the
+    // folder, not a gathered benchmark).
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let whole = dir.path().join("whole");
+    let evolve = |out: &Path, extra: &[&str]| {
+        let mut a = vec!["evolve", "--bench", bench, "--read", "W", "--population", "6", "--iterations", "6", "--search-archs", "3", "--heldout-archs", "3", "--seed", "1", "--format", "json", "--out"];
+        a.push(out.to_str().unwrap());
+        a.extend_from_slice(extra);
+        lpzero(&a)
+    };
+    let (code, uninterrupted, err) = evolve(&whole, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = evolve(&run, &["--stop-after", "2"]);
+    assert!(code == 0 && err.contains("stopped after iteration 2"), "{err}");
+    let (code, resumed, err) = lpzero(&["evolve", "--resume", run_s, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let (a, b): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&uninterrupted).unwrap(), serde_json::from_str(&resumed).unwrap());
+    assert_eq!(a["best"], b["best"], "stopped and resumed finds what one run finds:\n{uninterrupted}\n{resumed}");
+
+    // The REPL loads it with `:bench`.
+    let mut repl = std::process::Command::new(env!("CARGO_BIN_EXE_lpzero"))
+        .args(["repl", "--bench", bench, "--archs", "2"])
+        .env("NO_COLOR", "1")
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    repl.stdin.take().unwrap().write_all(b"avg(l1(W))\n").unwrap();
+    let o = repl.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("loaded 2 architectures of") && text.contains("sliced pretrained weights"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("avg(l1(W)) ") && l.contains("2/2")), "{text}");
 }

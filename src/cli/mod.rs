@@ -88,7 +88,8 @@ pub struct BenchSel {
 /// ground-truth table.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceSel {
-    /// A benchmark (see `params --bench`); this or `--inputs` is needed. `evolve` takes several
+    /// A benchmark (see `params --bench`), or a sub-network benchmark folder (`subnet bench
+    /// --out`); this or `--inputs` is needed. `evolve` takes several
     /// (`--bench A --bench B`) and searches for a proxy that ranks all of them.
     #[arg(long, conflicts_with = "inputs")]
     pub bench: Vec<PathBuf>,
@@ -125,7 +126,7 @@ impl SourceSel {
     pub fn specs(&self, model: &ModelArgs) -> anyhow::Result<Vec<crate::gather::source::SourceSpec>> {
         use crate::gather::source::SourceSpec;
         Ok(match (self.bench.first(), &self.inputs) {
-            (Some(_), _) => self.bench.iter().map(|b| SourceSpec::Bench(model.spec(&BenchSel { bench: b.clone(), family: self.family }))).collect(),
+            (Some(_), _) => self.bench.iter().map(|b| SourceSpec::bench(model.spec(&BenchSel { bench: b.clone(), family: self.family }))).collect(),
             (None, Some(i)) => vec![SourceSpec::Inputs(crate::source::files::InputsSpec {
                 inputs: i.clone(),
                 truth: self.truth.clone(),

@@ -34,7 +34,7 @@ pub enum SubnetCommand {
     /// The best sub-network under a budget, by a proxy or by validation loss; written as YAML.
     Search(SearchArgs),
     /// A benchmark of sub-networks with measured ground truth (recovery training, then
-    /// validation perplexity), as an inputs folder for `rank --inputs` and `evolve --inputs`.
+    /// validation perplexity), a folder that `rank`, `evolve` and `repl` read with `--bench`.
     Bench(BenchArgs),
     /// Rank a sub-network benchmark with proxies, beside parameter and MAC counts: each
     /// sub-network's inputs gathered on the fly from the pretrained model.
@@ -524,7 +524,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         eprintln!("stopped: run the same command again to go on");
         return Err(super::Interrupted.into());
     }
-    eprintln!("rank them: lpzero rank --inputs {} --stdlib", a.out.display());
+    eprintln!("rank them: lpzero rank --bench {} --stdlib (or evolve --bench, repl --bench)", a.out.display());
     Ok(())
 }
 
@@ -534,7 +534,7 @@ fn rank(a: &RankArgs) -> anyhow::Result<()> {
     let proxies = super::model::rank_proxies(&a.proxies, a.stdlib, &a.skip)?;
     let pre = Pretrained::open(&a.model, a.adapter.as_deref()).with_context(|| format!("cannot open the model {}", a.model.display()))?;
     let device = a.device.open()?;
-    let source = SubnetSource::open(&pre, &a.bench, &device)?;
+    let source = SubnetSource::open(std::sync::Arc::new(pre), &a.bench, &device)?;
     let stop = Stop::process();
     let reporter = Reporter::new();
     eprintln!("ranking {} sub-networks of {} with {} proxies (inputs gathered from the sliced pretrained weights); Ctrl-C stops and reports what is done", source.len(), a.bench.display(), proxies.len());

@@ -202,6 +202,9 @@ pub enum OpenError {
     /// An inputs folder.
     #[error(transparent)]
     Folder(#[from] crate::source::files::FolderError),
+    /// A sub-network benchmark or its model.
+    #[error(transparent)]
+    Subnets(#[from] crate::family::pretrained::search::SearchError),
 }
 
 impl GatherSpec {
@@ -256,9 +259,23 @@ pub enum SourceSpec {
     Bench(GatherSpec),
     /// A folder of inputs files.
     Inputs(crate::source::files::InputsSpec),
+    /// A sub-network benchmark of a pretrained model (`lpzero subnet bench`).
+    Subnets(crate::family::pretrained::bench::SubnetBenchSpec),
 }
 
 impl SourceSpec {
+    /// What a `--bench` argument names: a sub-network benchmark folder
+    /// ([`SubnetBenchSpec::is_subnet_bench`](crate::family::pretrained::bench::SubnetBenchSpec::is_subnet_bench),
+    /// gathered on `gather`'s device), else a benchmark lpzero gathers with `gather`'s settings.
+    pub fn bench(gather: GatherSpec) -> SourceSpec {
+        use crate::family::pretrained::bench::SubnetBenchSpec;
+        if SubnetBenchSpec::is_subnet_bench(&gather.bench) {
+            SourceSpec::Subnets(SubnetBenchSpec { subnet_bench: gather.bench, device: gather.device })
+        } else {
+            SourceSpec::Bench(gather)
+        }
+    }
+
     /// Opens the source (`seed` seeds a benchmark's gathers; folders carry their own inputs).
     pub fn open(&self, seed: u64, cache: &super::cache::CacheSettings, stop: &crate::stop::Stop, progress: &dyn crate::progress::Progress) -> Result<Box<dyn Source>, OpenError> {
         match self {
@@ -270,6 +287,7 @@ impl SourceSpec {
                 }
                 Ok(Box::new(dir))
             }
+            SourceSpec::Subnets(s) => Ok(Box::new(s.open()?)),
         }
     }
 
@@ -278,6 +296,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Bench(g) => g.bench.display().to_string(),
             SourceSpec::Inputs(i) => i.inputs.display().to_string(),
+            SourceSpec::Subnets(s) => s.subnet_bench.display().to_string(),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! The REPL's loaded benchmark: a seeded sample of architectures gathered once (through the disk
 //! cache) and kept in memory, so a new expression is scored on all of them in seconds. It is the
-//! library's [`GatherSource`] (so `:bench builtin:tiny` resolves and builds like `--bench`),
-//! sampled and fetched with the library's search-set loader.
+//! library's source for the path ([`SourceSpec::bench`]: a benchmark lpzero gathers, so that
+//! `:bench builtin:tiny` resolves and builds like `--bench`, or a sub-network benchmark of a
+//! pretrained model), sampled and fetched with the library's search-set loader.
 
 use crate::eval::{Interpreter, Invalid, ProxyInputs};
 use crate::gather::cache::CacheSettings;
-use crate::gather::source::GatherSpec;
-use crate::gather::GatherOptions;
+use crate::gather::source::{GatherSpec, SourceSpec};
 use crate::lang::check::Typed;
 use crate::progress::Progress;
 use crate::rank::Baseline;
@@ -47,8 +47,8 @@ pub struct Loaded {
     pub gather_seconds: f64,
     /// How many architectures came from the cache.
     pub cached: usize,
-    /// The gather options used.
-    pub options: GatherOptions,
+    /// The settings the inputs were gathered with, in words (`batch 2 × 16, seed 0`).
+    pub settings: String,
 }
 
 /// A proxy's result on the loaded architectures.
@@ -61,15 +61,25 @@ pub struct Ranked {
     pub seconds: f64,
 }
 
+/// A source's settings in a few words: `batch B × T, seed S` for a gathered benchmark, else all
+/// of them.
+fn settings_words(info: &crate::source::SourceInfo) -> String {
+    let get = |k: &str| info.settings.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    match (get("batch"), get("seq_len"), get("seed")) {
+        (Some(b), Some(t), Some(s)) => format!("batch {b} × {t}, seed {s}"),
+        _ => info.settings.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "),
+    }
+}
+
 impl Loaded {
     /// Resolves a benchmark (`builtin:NAME` too) and gathers a seeded sample of `archs` of its
     /// architectures with ground truth (all when `None` or larger). `None` when `stop` was
     /// raised first.
     pub fn load(path: &Path, archs: Option<usize>, settings: &GatherSettings, stop: &Stop, progress: &dyn Progress) -> anyhow::Result<Option<Loaded>> {
-        let spec = GatherSpec { bench: path.to_owned(), ..settings.spec.clone() };
+        let spec = SourceSpec::bench(GatherSpec { bench: path.to_owned(), ..settings.spec.clone() });
         let source = spec.open(settings.seed, &settings.cache, stop, progress)?;
         let selected = crate::source::sample(source.len(), archs, settings.seed);
-        let sample = Subset::new(&source, selected);
+        let sample = Subset::new(&*source, selected);
         let every = crate::lang::table::all_inputs();
         let Some(set) = crate::search::load_set(&sample, &every, stop, progress)? else { return Ok(None) };
         let baselines = sample
@@ -80,7 +90,7 @@ impl Loaded {
                 (b, c)
             })
             .collect();
-        Ok(Some(Loaded { path: path.to_owned(), ids: set.ids, truth: set.truth, inputs: set.inputs, baselines, gather_seconds: set.seconds, cached: set.cached, options: source.options().clone() }))
+        Ok(Some(Loaded { path: path.to_owned(), ids: set.ids, truth: set.truth, inputs: set.inputs, baselines, gather_seconds: set.seconds, cached: set.cached, settings: settings_words(&source.info()) }))
     }
 
     /// Number of architectures.

@@ -112,11 +112,10 @@ impl Session {
                 writeln!(out, "interrupted: {} not loaded{}", path.display(), if interrupted { "" } else { " (stopped)" })
             }
             Ok(Some(loaded)) => {
-                let o = &loaded.options;
                 writeln!(
                     out,
-                    "loaded {} of {} (batch {} × {}, seed {}; {:.1} s, {} from the cache)",
-                    plural(loaded.len(), "architecture"), path.display(), o.batch, o.seq_len, o.seed, loaded.gather_seconds, loaded.cached
+                    "loaded {} of {} ({}; {:.1} s, {} from the cache)",
+                    plural(loaded.len(), "architecture"), path.display(), loaded.settings, loaded.gather_seconds, loaded.cached
                 )?;
                 self.bench = Some(loaded);
                 self.write_baselines(out)

@@ -1,6 +1,6 @@
 //! A benchmark of sub-networks of a pretrained LLaMA model with measured ground truth
-//! (`lpzero subnet bench`), written as an inputs folder that `rank --inputs` and
-//! `evolve --inputs` read like any other.
+//! (`lpzero subnet bench`), a folder that `rank`, `evolve` and `repl` read with `--bench` like
+//! any benchmark ([`SubnetBenchSpec`]).
 //!
 //! Sliced weights of a model that was never trained as a super-network measure damage, not
 //! quality (`docs/reference/LLAMA_LONAS.md` §7), so each sub-network is first given **per-subnet
@@ -15,11 +15,11 @@
 //! perplexity, and the architecture-only columns `params` and `macs_per_token`), `results.csv`
 //! (every number per sub-network), the gather minibatch (`gather_batch.json`), and, when asked
 //! for, inputs files (`<id>.safetensors`) that `rank --inputs` and `evolve --inputs` read.
-//! [`SubnetSource`] ranks the benchmark by gathering each sub-network's inputs on the fly
-//! (`lpzero subnet rank`).
+//! [`SubnetSource`] ranks the benchmark by gathering each sub-network's inputs on the fly from
+//! the model named in `pretrained.yaml` ([`ORIGIN_FILE`]).
 
 use super::model::{self, LlamaArch};
-use super::search::{gather_subnet, windows_batch, Pretrained, SearchError};
+use super::search::{gather_subnet, windows_batch, Origin, Pretrained, SearchError};
 use super::subnet::{to_yaml, LonasSpace, Subnet};
 use crate::eval::file::InputsMeta;
 use crate::lang::table::{all_inputs, InputId};
@@ -32,8 +32,15 @@ use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
+
+/// The file that makes a folder a sub-network benchmark: its [`SubnetBenchConfig`] and space.
+pub const CONFIG_FILE: &str = "subnet_bench.yaml";
+
+/// The file naming the pretrained model a sub-network benchmark was built from ([`Origin`]).
+pub const ORIGIN_FILE: &str = "pretrained.yaml";
 
 /// What a sub-network benchmark build is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,7 +150,7 @@ pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, toke
         )));
     }
     std::fs::create_dir_all(dir.join("results")).map_err(io)?;
-    let config_path = dir.join("subnet_bench.yaml");
+    let config_path = dir.join(CONFIG_FILE);
     let config_text = serde_norway::to_string(&(cfg, &space.name)).map_err(|e| SearchError::Request(e.to_string()))?;
     match std::fs::read_to_string(&config_path) {
         // Compared as values, so that fields added later (with their defaults) read back equal.
@@ -152,6 +159,22 @@ pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, toke
         }
         Ok(_) => {}
         Err(_) => crate::fsutil::write_atomic(&config_path, config_text.as_bytes()).map_err(io)?,
+    }
+    let origin_path = dir.join(ORIGIN_FILE);
+    match std::fs::read_to_string(&origin_path) {
+        Ok(old) => {
+            let recorded: Origin = serde_norway::from_str(&old).map_err(|e| SearchError::Request(format!("{}: {e}", origin_path.display())))?;
+            if recorded != pre.origin {
+                return Err(SearchError::Request(format!(
+                    "{} was built from {} ({}); this is {}: use another folder (or, if the model moved, edit that file)",
+                    dir.display(),
+                    recorded.model.display(),
+                    origin_path.display(),
+                    pre.origin.model.display()
+                )));
+            }
+        }
+        Err(_) => crate::fsutil::write_atomic(&origin_path, serde_norway::to_string(&pre.origin).map_err(|e| SearchError::Request(e.to_string()))?.as_bytes()).map_err(io)?,
     }
     let with_lora = pre.adapter.is_some();
     let planned = if cfg.explicit.is_empty() { plan(space, with_lora, cfg.subnets, cfg.seed) } else { cfg.explicit.clone() };
@@ -274,21 +297,55 @@ pub fn write_tables(dir: &Path, done: &[SubnetResult]) -> std::io::Result<()> {
     crate::fsutil::write_atomic(&dir.join("results.csv"), &bytes(all)?)
 }
 
+/// A built sub-network benchmark as `rank --bench`, `evolve --bench` and the REPL open it: its
+/// folder, whose [`ORIGIN_FILE`] names the model, and the device the gathers run on. Stored in
+/// `evolve` checkpoints.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubnetBenchSpec {
+    /// The benchmark folder (`lpzero subnet bench --out`).
+    pub subnet_bench: PathBuf,
+    /// Where the gathers run.
+    pub device: crate::device::DeviceKind,
+}
+
+impl SubnetBenchSpec {
+    /// True when `dir` is a sub-network benchmark folder (it holds [`CONFIG_FILE`]).
+    pub fn is_subnet_bench(dir: &Path) -> bool {
+        dir.join(CONFIG_FILE).is_file()
+    }
+
+    /// Opens the model the folder names and the benchmark as a source.
+    pub fn open(&self) -> Result<SubnetSource, SearchError> {
+        let dir = &self.subnet_bench;
+        let path = dir.join(ORIGIN_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            SearchError::Request(format!(
+                "{}: {e}; a sub-network benchmark built before lpzero recorded its model lacks it: run the same `lpzero subnet bench` again (finished sub-networks are kept), or use `lpzero subnet rank --model`",
+                path.display()
+            ))
+        })?;
+        let origin: Origin = serde_norway::from_str(&text).map_err(|e| SearchError::Request(format!("{}: {e}", path.display())))?;
+        let pre = origin.open()?;
+        let device = self.device.open().map_err(|e| SearchError::Request(e.to_string()))?;
+        SubnetSource::open(Arc::new(pre), dir, &device)
+    }
+}
+
 /// A built sub-network benchmark as a [`crate::source::Source`]: each sub-network's inputs are
 /// gathered on the fly from the pretrained model (its sliced weights, before recovery training)
 /// on the build's gather minibatch; ground truth is minus the validation perplexity after
 /// recovery; parameters and MACs are the architecture-only baselines.
-pub struct SubnetSource<'a> {
-    pre: &'a Pretrained,
+pub struct SubnetSource {
+    pre: Arc<Pretrained>,
     results: Vec<SubnetResult>,
     batch: LmBatch,
     device: Device,
     dir: String,
 }
 
-impl<'a> SubnetSource<'a> {
+impl SubnetSource {
     /// Opens the finished sub-networks of a benchmark folder (in `results.csv` order).
-    pub fn open(pre: &'a Pretrained, dir: &Path, device: &Device) -> Result<SubnetSource<'a>, SearchError> {
+    pub fn open(pre: Arc<Pretrained>, dir: &Path, device: &Device) -> Result<SubnetSource, SearchError> {
         let bad = |what: String| SearchError::Request(format!("{}: {what}", dir.display()));
         let text = std::fs::read_to_string(dir.join("gather_batch.json")).map_err(|e| bad(format!("not a sub-network benchmark (gather_batch.json: {e})")))?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("gather_batch.json: {e}")))?;
@@ -326,7 +383,7 @@ impl<'a> SubnetSource<'a> {
     }
 }
 
-impl crate::source::Source for SubnetSource<'_> {
+impl crate::source::Source for SubnetSource {
     fn len(&self) -> usize {
         self.results.len()
     }
@@ -344,7 +401,7 @@ impl crate::source::Source for SubnetSource<'_> {
         // GS and HG are not gathered from pretrained models: proxies reading them are invalid
         // here, with the reason, like any missing input.
         let need: Vec<InputId> = need.iter().copied().filter(|i| !matches!(i, InputId::GS | InputId::HG)).collect();
-        let inputs = gather_subnet(self.pre, &self.results[k].subnet, &self.batch, &need, &self.device).map_err(|e| crate::source::SourceError::of(self.id(k), &e))?;
+        let inputs = gather_subnet(&self.pre, &self.results[k].subnet, &self.batch, &need, &self.device).map_err(|e| crate::source::SourceError::of(self.id(k), &e))?;
         Ok(crate::source::Fetched { inputs, seconds: t.elapsed().as_secs_f64(), cached: false })
     }
 

@@ -59,6 +59,26 @@ pub struct Pretrained {
     pub checkpoint: Checkpoint,
     /// The adapter, when given.
     pub adapter: Option<LoraAdapter>,
+    /// Where both came from.
+    pub origin: Origin,
+}
+
+/// The files a [`Pretrained`] was opened from, as absolute paths (a sub-network benchmark
+/// records them in `pretrained.yaml`, so that `rank --bench DIR` can open the model again).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The GGUF file or Hugging Face folder.
+    pub model: std::path::PathBuf,
+    /// The PEFT adapter folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<std::path::PathBuf>,
+}
+
+impl Origin {
+    /// Opens the model and adapter it names ([`Pretrained::open`]).
+    pub fn open(&self) -> Result<Pretrained, SearchError> {
+        Pretrained::open(&self.model, self.adapter.as_deref())
+    }
 }
 
 impl Pretrained {
@@ -66,6 +86,8 @@ impl Pretrained {
     /// folder, checking every tensor's shape against the configuration and the adapter against
     /// the base.
     pub fn open(model: &Path, adapter: Option<&Path>) -> Result<Pretrained, SearchError> {
+        let absolute = |p: &Path| std::fs::canonicalize(p).or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_owned());
+        let origin = Origin { model: absolute(model), adapter: adapter.map(absolute) };
         let checkpoint = Checkpoint::open(model)?;
         checkpoint.config.check_tensors(checkpoint.source.as_ref())?;
         let adapter = match adapter {
@@ -76,7 +98,7 @@ impl Pretrained {
             }
             None => None,
         };
-        Ok(Pretrained { checkpoint, adapter })
+        Ok(Pretrained { checkpoint, adapter, origin })
     }
 
     /// The adapter's layout: the wrapped projections, its full rank and scale.
