@@ -368,6 +368,7 @@ pub fn evolve<S: Serialize + Clone>(
             (Search::resume(state, &mut set), history)
         }
         Start::New(config) => {
+            progress.note(&format!("evaluating the initial population of {} candidates on {} architectures", config.population, loaded.ids.len()));
             let (s, first) = Search::start(config, &mut set)?;
             (s, vec![first])
         }
