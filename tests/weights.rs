@@ -1016,3 +1016,61 @@ fn gguf_tokenizer() {
     let err = GgufFile::open(&p).unwrap().tokenizer().unwrap_err();
     assert!(err.to_string().contains("`llama`"), "{err}");
 }
+
+/// A Hugging Face `tokenizer.json` (and `tokenizer_config.json`) of the small vocabulary, SmolLM2's
+/// layout: a `Sequence` of `Digits` (individual) and `ByteLevel`.
+fn write_hf_tokenizer(dir: &Path, pairs: bool, pre: serde_json::Value) {
+    let (tokens, merges) = tiny_vocab();
+    let vocab: serde_json::Map<String, serde_json::Value> = tokens.iter().enumerate().filter(|(i, _)| i + 1 < tokens.len()).map(|(i, t)| (t.clone(), (i as u64).into())).collect();
+    let merges: Vec<serde_json::Value> = merges.iter().map(|m| if pairs { serde_json::json!(m.split(' ').collect::<Vec<_>>()) } else { serde_json::json!(m) }).collect();
+    let json = serde_json::json!({
+        "version": "1.0",
+        "added_tokens": [{"id": tokens.len() - 1, "content": "<|endoftext|>", "special": true}],
+        "pre_tokenizer": pre,
+        "model": {"type": "BPE", "vocab": vocab, "merges": merges, "byte_fallback": false},
+    });
+    std::fs::write(dir.join("tokenizer.json"), json.to_string()).unwrap();
+    let config = serde_json::json!({"bos_token": "<|endoftext|>", "eos_token": {"content": "<|endoftext|>"}, "add_bos_token": true});
+    std::fs::write(dir.join("tokenizer_config.json"), config.to_string()).unwrap();
+}
+
+#[test]
+fn hugging_face_tokenizer_json() {
+    let smol_pre = serde_json::json!({"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, {"type": "ByteLevel", "add_prefix_space": false}]});
+    let dir = tempfile::tempdir().unwrap();
+    assert!(BpeTokenizer::from_hf_folder(dir.path()).unwrap().is_none(), "no tokenizer.json: none");
+    for (pairs, pre, kind) in [
+        (false, smol_pre.clone(), PreTokenizer::DigitsThenGpt2),
+        (true, smol_pre.clone(), PreTokenizer::DigitsThenGpt2),
+        (false, serde_json::json!({"type": "ByteLevel"}), PreTokenizer::Gpt2),
+    ] {
+        write_hf_tokenizer(dir.path(), pairs, pre);
+        let t = BpeTokenizer::from_hf_folder(dir.path()).unwrap().unwrap();
+        let want = tiny_tokenizer(kind);
+        assert_eq!((t.vocab_size(), t.merge_count(), t.pre_tokenizer(), t.special(), t.add_bos()), (want.vocab_size(), want.merge_count(), kind, want.special(), true));
+        for text in ["hello world", "12 hello", "naïve café 1234", "ell hel el"] {
+            assert_eq!(t.encode(text).unwrap(), want.encode(text).unwrap(), "{text}");
+        }
+        let id = |s: &str| t.id(s).unwrap();
+        assert_eq!(t.encode_with_bos("hello world").unwrap(), [267, id("hello"), id("Ġworld")]);
+        if kind == PreTokenizer::DigitsThenGpt2 {
+            assert_eq!(t.encode("12").unwrap(), [b'1' as u32, b'2' as u32], "digits one by one");
+        }
+    }
+    // What is not a byte-level BPE, or is malformed, is a clear error.
+    let json_path = dir.path().join("tokenizer.json");
+    let good = std::fs::read_to_string(&json_path).unwrap();
+    let cases = [
+        (good.replace("\"ByteLevel\"", "\"Metaspace\""), "pre-tokenizer `Metaspace` is not implemented"),
+        (good.replace("\"byte_fallback\":false", "\"byte_fallback\":true"), "byte_fallback"),
+        (good.replace("\"merges\"", "\"merges_\""), "model.merges"),
+        (good.replace("\"BPE\"", "\"Unigram\""), "only `BPE`"),
+        (good[..good.len() / 2].to_owned(), "malformed JSON"),
+    ];
+    for (text, want) in cases {
+        assert_ne!(text, good, "{want}: the case changes the file");
+        std::fs::write(&json_path, text).unwrap();
+        let e = BpeTokenizer::from_hf_folder(dir.path()).err().unwrap_or_else(|| panic!("{want}: accepted")).to_string();
+        assert!(e.contains(want) && e.contains("tokenizer.json"), "{want}: {e}");
+    }
+}

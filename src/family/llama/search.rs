@@ -132,7 +132,7 @@ impl Pretrained {
 
     /// The tokenizer the model carries (GGUF files).
     pub fn tokenizer(&self) -> Result<&BpeTokenizer, SearchError> {
-        self.checkpoint.tokenizer.as_ref().ok_or_else(|| SearchError::Request("the model carries no tokenizer (a GGUF file with a `gpt2` BPE does)".into()))
+        self.checkpoint.tokenizer.as_ref().ok_or_else(|| SearchError::Request("the model carries no tokenizer (a GGUF file with a `gpt2` BPE does, and a Hugging Face folder with a byte-level BPE `tokenizer.json`)".into()))
     }
 }
 

@@ -17,7 +17,8 @@
 //! * [`GgufFile`]: GGUF v2/v3 metadata and tensors (F32, F16, BF16, F64, Q8_0, Q4_0, Q4_1),
 //!   llama.cpp names mapped to Hugging Face names, and the q/k RoPE row order undone
 //!   ([`RowOrder`]).
-//! * [`BpeTokenizer`]: the byte-level BPE of a GGUF file (`tokenizer.ggml.model == "gpt2"`).
+//! * [`BpeTokenizer`]: the byte-level BPE of a GGUF file (`tokenizer.ggml.model == "gpt2"`) or of a
+//!   Hugging Face folder (`tokenizer.json`).
 //!
 //! Errors are one enum, [`WeightsError`]; no file content can make a reader panic.
 
@@ -248,13 +249,14 @@ pub fn to_matrix(info: &TensorInfo, values: Vec<f32>, device: &burn::tensor::Dev
     burn::tensor::Tensor::<2>::from_data(burn::tensor::TensorData::new(values, [r, c]), device)
 }
 
-/// A pretrained model: its configuration, its tensors and, for GGUF files, its tokenizer.
+/// A pretrained model: its configuration, its tensors and its tokenizer, when it has one.
 pub struct Checkpoint {
     /// The architecture numbers.
     pub config: LlamaConfig,
     /// The tensors, by Hugging Face name.
     pub source: Box<dyn TensorSource>,
-    /// The tokenizer, when the file carries one (GGUF).
+    /// The tokenizer, when the model carries one (GGUF metadata, or a Hugging Face folder's
+    /// `tokenizer.json`).
     pub tokenizer: Option<BpeTokenizer>,
 }
 
@@ -277,6 +279,7 @@ impl Checkpoint {
         let dir: PathBuf = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
         let config = LlamaConfig::from_json_file(dir.join("config.json"))?;
         let model = SafetensorsModel::open(path)?;
-        Ok(Checkpoint { config, source: Box::new(model), tokenizer: None })
+        let tokenizer = BpeTokenizer::from_hf_folder(&dir)?;
+        Ok(Checkpoint { config, source: Box::new(model), tokenizer })
     }
 }

@@ -202,6 +202,93 @@ impl BpeTokenizer {
         Self::build(path.clone(), tokens, &merges, pre, special, add_bos)
     }
 
+    /// The tokenizer of a Hugging Face folder: `tokenizer.json` (a `BPE` model with its `vocab`
+    /// and `merges` — `"left right"` strings or `[left, right]` pairs —, the `added_tokens`, and
+    /// a `ByteLevel` pre-tokenizer, alone or after `Digits` with `individual_digits`, i.e.
+    /// [`PreTokenizer::Gpt2`] or [`PreTokenizer::DigitsThenGpt2`]) and, when present,
+    /// `tokenizer_config.json` for the special tokens (`bos_token`, `eos_token`, `unk_token`,
+    /// `pad_token`, as strings or `{"content": ...}`) and `add_bos_token` (default false).
+    /// `None` when the folder has no `tokenizer.json`.
+    pub fn from_hf_folder(dir: &std::path::Path) -> Result<Option<BpeTokenizer>> {
+        let path = dir.join("tokenizer.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(WeightsError::Io { path, source }),
+        };
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|source| WeightsError::Json { path: path.clone(), source })?;
+        let err = |what: String| WeightsError::Tokenizer { path: path.clone(), what };
+        let missing = |f: &str| WeightsError::MissingField { path: path.clone(), field: f.into() };
+        let model = json.get("model").ok_or_else(|| missing("model"))?;
+        match model.get("type").and_then(|t| t.as_str()) {
+            Some("BPE") | None => {}
+            Some(t) => return Err(err(format!("model type `{t}`; only `BPE` (byte-level) is supported"))),
+        }
+        if model.get("byte_fallback").and_then(|b| b.as_bool()) == Some(true) {
+            return Err(err("a BPE with `byte_fallback` (SentencePiece-style) is not supported; only byte-level BPE is".into()));
+        }
+        let vocab = model.get("vocab").and_then(|v| v.as_object()).ok_or_else(|| missing("model.vocab"))?;
+        let mut by_id: Vec<Option<String>> = vec![];
+        let mut put = |token: &str, id: u64| -> Result<()> {
+            let id = usize::try_from(id).ok().filter(|&i| i < u32::MAX as usize).ok_or_else(|| err(format!("token `{token}` has id {id}")))?;
+            if by_id.len() <= id {
+                by_id.resize(id + 1, None);
+            }
+            by_id[id] = Some(token.to_owned());
+            Ok(())
+        };
+        for (token, id) in vocab {
+            put(token, id.as_u64().ok_or_else(|| err(format!("the id of token `{token}` is not a number")))?)?;
+        }
+        for added in json.get("added_tokens").and_then(|a| a.as_array()).map(Vec::as_slice).unwrap_or_default() {
+            let (Some(content), Some(id)) = (added.get("content").and_then(|c| c.as_str()), added.get("id").and_then(|i| i.as_u64())) else {
+                return Err(err("an entry of `added_tokens` lacks `content` or `id`".into()));
+            };
+            put(content, id)?;
+        }
+        let tokens: Vec<String> = by_id.into_iter().enumerate().map(|(i, t)| t.ok_or_else(|| err(format!("no token has id {i}")))).collect::<Result<_>>()?;
+        let merges: Vec<String> = model
+            .get("merges")
+            .and_then(|m| m.as_array())
+            .ok_or_else(|| missing("model.merges"))?
+            .iter()
+            .enumerate()
+            .map(|(k, m)| match m {
+                serde_json::Value::String(s) => Ok(s.clone()),
+                serde_json::Value::Array(pair) if pair.len() == 2 && pair.iter().all(|p| p.is_string()) => Ok(format!("{} {}", pair[0].as_str().unwrap_or_default(), pair[1].as_str().unwrap_or_default())),
+                _ => Err(err(format!("merge rule {k} is neither \"left right\" nor [left, right]"))),
+            })
+            .collect::<Result<_>>()?;
+        let kind = |p: &serde_json::Value| p.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_owned();
+        let pre = match json.get("pre_tokenizer") {
+            Some(p) if kind(p) == "ByteLevel" => PreTokenizer::Gpt2,
+            Some(p) if kind(p) == "Sequence" => {
+                let parts = p.get("pretokenizers").and_then(|a| a.as_array()).map(Vec::as_slice).unwrap_or_default();
+                match parts {
+                    [d, b] if kind(d) == "Digits" && d.get("individual_digits").and_then(|v| v.as_bool()) == Some(true) && kind(b) == "ByteLevel" => PreTokenizer::DigitsThenGpt2,
+                    [b] if kind(b) == "ByteLevel" => PreTokenizer::Gpt2,
+                    _ => return Err(err(format!("pre-tokenizer sequence [{}] is not implemented (known: ByteLevel; Digits then ByteLevel)", parts.iter().map(kind).collect::<Vec<_>>().join(", ")))),
+                }
+            }
+            Some(p) => return Err(err(format!("pre-tokenizer `{}` is not implemented (known: ByteLevel; Digits then ByteLevel)", kind(p)))),
+            None => return Err(err("no `pre_tokenizer`: not a byte-level BPE".into())),
+        };
+        let config_path = dir.join("tokenizer_config.json");
+        let config: serde_json::Value = match std::fs::read_to_string(&config_path) {
+            Ok(t) => serde_json::from_str(&t).map_err(|source| WeightsError::Json { path: config_path.clone(), source })?,
+            Err(_) => serde_json::Value::Null,
+        };
+        let lookup: HashMap<&str, u32> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32)).collect();
+        let special_id = |key: &str| -> Result<Option<u32>> {
+            let Some(v) = config.get(key).filter(|v| !v.is_null()) else { return Ok(None) };
+            let content = v.as_str().or_else(|| v.get("content").and_then(|c| c.as_str())).ok_or_else(|| err(format!("{}: `{key}` is neither a string nor {{\"content\": ...}}", config_path.display())))?;
+            lookup.get(content).copied().map(Some).ok_or_else(|| err(format!("{}: `{key}` `{content}` is not a token", config_path.display())))
+        };
+        let special = SpecialTokens { bos: special_id("bos_token")?, eos: special_id("eos_token")?, unk: special_id("unk_token")?, pad: special_id("pad_token")? };
+        let add_bos = config.get("add_bos_token").and_then(|b| b.as_bool()).unwrap_or(false);
+        Self::build(path.clone(), tokens, &merges, pre, special, add_bos).map(Some)
+    }
+
     /// Number of tokens.
     pub fn vocab_size(&self) -> usize {
         self.tokens.len()
