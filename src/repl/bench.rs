@@ -67,7 +67,7 @@ fn settings_words(info: &crate::source::SourceInfo) -> String {
     let get = |k: &str| info.settings.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     match (get("batch"), get("seq_len"), get("seed")) {
         (Some(b), Some(t), Some(s)) => format!("batch {b} × {t}, seed {s}"),
-        _ => info.settings.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "),
+        _ => crate::cli::settings_line(info),
     }
 }
 

@@ -161,9 +161,8 @@ pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, toke
         Err(_) => crate::fsutil::write_atomic(&config_path, config_text.as_bytes()).map_err(io)?,
     }
     let origin_path = dir.join(ORIGIN_FILE);
-    match std::fs::read_to_string(&origin_path) {
-        Ok(old) => {
-            let recorded: Origin = serde_norway::from_str(&old).map_err(|e| SearchError::Request(format!("{}: {e}", origin_path.display())))?;
+    match Origin::read(&origin_path)? {
+        Some(recorded) => {
             if recorded != pre.origin {
                 return Err(SearchError::Request(format!(
                     "{} was built from {} ({}); this is {}: use another folder (or, if the model moved, edit that file)",
@@ -174,7 +173,7 @@ pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, toke
                 )));
             }
         }
-        Err(_) => crate::fsutil::write_atomic(&origin_path, serde_norway::to_string(&pre.origin).map_err(|e| SearchError::Request(e.to_string()))?.as_bytes()).map_err(io)?,
+        None => crate::fsutil::write_atomic(&origin_path, serde_norway::to_string(&pre.origin).map_err(|e| SearchError::Request(e.to_string()))?.as_bytes()).map_err(io)?,
     }
     let with_lora = pre.adapter.is_some();
     let planned = if cfg.explicit.is_empty() { plan(space, with_lora, cfg.subnets, cfg.seed) } else { cfg.explicit.clone() };
@@ -318,13 +317,12 @@ impl SubnetBenchSpec {
     pub fn open(&self) -> Result<SubnetSource, SearchError> {
         let dir = &self.subnet_bench;
         let path = dir.join(ORIGIN_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let origin = Origin::read(&path)?.ok_or_else(|| {
             SearchError::Request(format!(
-                "{}: {e}; a sub-network benchmark built before lpzero recorded its model lacks it: run the same `lpzero subnet bench` again (finished sub-networks are kept), or use `lpzero subnet rank --model`",
+                "{} is missing; a sub-network benchmark built before lpzero recorded its model lacks it: run the same `lpzero subnet bench` again (finished sub-networks are kept), or use `lpzero subnet rank --model`",
                 path.display()
             ))
         })?;
-        let origin: Origin = serde_norway::from_str(&text).map_err(|e| SearchError::Request(format!("{}: {e}", path.display())))?;
         let pre = origin.open()?;
         let device = self.device.open().map_err(|e| SearchError::Request(e.to_string()))?;
         SubnetSource::open(Arc::new(pre), dir, &device)

@@ -75,6 +75,15 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The origin recorded in `path` (a `pretrained.yaml`); `None` when there is no such file.
+    pub fn read(path: &Path) -> Result<Option<Origin>, SearchError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_norway::from_str(&text).map(Some).map_err(|e| SearchError::Request(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SearchError::Request(format!("{}: {e}", path.display()))),
+        }
+    }
+
     /// Opens the model and adapter it names ([`Pretrained::open`]).
     pub fn open(&self) -> Result<Pretrained, SearchError> {
         Pretrained::open(&self.model, self.adapter.as_deref())

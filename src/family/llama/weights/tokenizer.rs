@@ -278,15 +278,18 @@ impl BpeTokenizer {
             Ok(t) => serde_json::from_str(&t).map_err(|source| WeightsError::Json { path: config_path.clone(), source })?,
             Err(_) => serde_json::Value::Null,
         };
-        let lookup: HashMap<&str, u32> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32)).collect();
+        // The special tokens are named by content: looked up in the built vocabulary (so every
+        // id is one of its tokens).
+        let mut tokenizer = Self::build(path.clone(), tokens, &merges, pre, SpecialTokens::default(), false)?;
         let special_id = |key: &str| -> Result<Option<u32>> {
             let Some(v) = config.get(key).filter(|v| !v.is_null()) else { return Ok(None) };
             let content = v.as_str().or_else(|| v.get("content").and_then(|c| c.as_str())).ok_or_else(|| err(format!("{}: `{key}` is neither a string nor {{\"content\": ...}}", config_path.display())))?;
-            lookup.get(content).copied().map(Some).ok_or_else(|| err(format!("{}: `{key}` `{content}` is not a token", config_path.display())))
+            tokenizer.id(content).map(Some).ok_or_else(|| err(format!("{}: `{key}` `{content}` is not a token", config_path.display())))
         };
         let special = SpecialTokens { bos: special_id("bos_token")?, eos: special_id("eos_token")?, unk: special_id("unk_token")?, pad: special_id("pad_token")? };
-        let add_bos = config.get("add_bos_token").and_then(|b| b.as_bool()).unwrap_or(false);
-        Self::build(path.clone(), tokens, &merges, pre, special, add_bos).map(Some)
+        tokenizer.special = special;
+        tokenizer.add_bos = config.get("add_bos_token").and_then(|b| b.as_bool()).unwrap_or(false);
+        Ok(Some(tokenizer))
     }
 
     /// Number of tokens.
