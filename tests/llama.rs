@@ -164,13 +164,18 @@ fn rope(x: &[f64], m: usize) -> Vec<f64> {
 /// Logits `[t][vocab]` of one sequence under sub-network `s` (FFN widths and adapter ranks), in
 /// f64 with explicit loops.
 fn reference_logits(tn: &T64, t: Tiny, s: &Subnet, ids: &[u32]) -> Vec<Vec<f64>> {
+    let emb = mat(tn, "model.embed_tokens.weight", t.vocab, t.hidden);
+    reference_logits_of(tn, t, s, ids.iter().map(|&i| emb[i as usize].clone()).collect())
+}
+
+/// The logits of a sequence given as its token embeddings `x` (`[t][hidden]`).
+fn reference_logits_of(tn: &T64, t: Tiny, s: &Subnet, mut x: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
     let hd = t.hidden / t.heads;
     let rep = t.heads / t.kv_heads;
     let scale = 2.0; // lora_alpha / r
     let vec_of = |name: &str| tn[name].1.clone();
     let emb = mat(tn, "model.embed_tokens.weight", t.vocab, t.hidden);
-    let mut x: Vec<Vec<f64>> = ids.iter().map(|&i| emb[i as usize].clone()).collect();
-    let n = ids.len();
+    let n = x.len();
     for l in 0..t.layers {
         let (w, ra, rf) = (s.ffn[l], s.attn_rank[l], s.ffn_rank[l]);
         let q_w = eff(tn, l, "self_attn.q_proj", t.heads * hd, t.hidden, ra, scale);
@@ -579,8 +584,88 @@ fn gathered_inputs_of_a_subnet_follow_lpzero_order_and_match_central_differences
         let fd = (shifted(1.0) - shifted(-1.0)) / (2.0 * h);
         assert!((analytic - fd).abs() <= 2e-3 * analytic.abs().max(1e-2), "{name}: G·d {analytic} vs central difference {fd}");
     }
-    let e = search::gather_subnet(&pre, &s, &batch, &[lpzero::lang::table::InputId::GS], &Device::flex()).err().unwrap().to_string();
-    assert!(e.contains("GS is not gathered from pretrained"), "{e}");
+}
+
+/// `tn` with `step · d` added to the active (top-left) `rows × cols` block of `name`.
+fn moved(tn: &T64, name: &str, cols: usize, d: &[f64], step: f64) -> T64 {
+    let mut tn2 = tn.clone();
+    let (shape, v) = tn2.get_mut(name).unwrap();
+    let full_cols = shape[1];
+    for (i, di) in d.iter().enumerate() {
+        v[(i / cols) * full_cols + i % cols] += step * di;
+    }
+    tn2
+}
+
+#[test]
+fn synflow_gradients_of_a_pretrained_subnet_match_the_f64_summed_logits_of_its_magnitudes() {
+    use lpzero::lang::table::InputId::{GS, W};
+    let dir = tempfile::tempdir().unwrap();
+    let t = LORA;
+    let tn = to64(&write_tiny(dir.path(), t, 14));
+    let pre = open(dir.path(), t);
+    let s = Subnet { ffn: vec![21, 12], attn_rank: vec![3, 4], ffn_rank: vec![4, 2] };
+    // Two windows: Synflow reads one sequence (of the minibatch's length).
+    let batch = search::windows_batch(&ids(18, t.vocab, 3), 2, 9).unwrap();
+    let inputs = search::gather_subnet(&pre, &s, &batch, &[GS], &Device::flex()).unwrap();
+    let (w, gs) = (inputs.get(W).unwrap(), inputs.get(GS).unwrap());
+    assert_eq!(gs.len(), w.len());
+    assert!(gs.iter().zip(w).all(|(a, b)| a.shape == b.shape), "GS is aligned with W");
+    // Every parameter (base, adapter, norms, embeddings) at its magnitude; the objective is the
+    // sum of every logit of 8 positions whose token embeddings are ones.
+    let magnitudes: T64 = tn.iter().map(|(n, (sh, v))| (n.clone(), (sh.clone(), v.iter().map(|x| x.abs()).collect()))).collect();
+    let objective = |tn: &T64| reference_logits_of(tn, t, &s, vec![vec![1.0; t.hidden]; 8]).iter().flatten().sum::<f64>();
+    assert!(objective(&magnitudes) > 0.0);
+    // Every position sees the same input (ones, and no position is added: RoPE only rotates q
+    // and k), so each attention averages equal values and q, k have no effect: their Synflow
+    // gradients are zero up to rounding (layer 0's q: A, B, base; layer 1's k: 22..24).
+    let norm = |e: &lpzero::eval::inputs::TensorEntry| e.data.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+    for k in [0, 1, 2, 22, 23, 24] {
+        assert!(norm(&gs[k]) <= 1e-5 * norm(&gs[31]), "entry {k}: |GS| {} against the gate's {}", norm(&gs[k]), norm(&gs[31]));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    // Layer 0's v lora_A [3, 16], layer 1's gate lora_B [12, 2] and base [12, 16], layer 1's down
+    // base [16, 12] (19 entries per layer: A, B, base of six wrapped projections, o_proj alone).
+    for (k, name) in [(6, "model.layers.0.self_attn.v_proj.lora_A.weight"), (30, "model.layers.1.mlp.gate_proj.lora_B.weight"), (31, "model.layers.1.mlp.gate_proj.weight"), (37, "model.layers.1.mlp.down_proj.weight")] {
+        let cols = gs[k].shape[1];
+        let d: Vec<f64> = (0..gs[k].data.len()).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let analytic: f64 = gs[k].data.iter().zip(&d).map(|(a, b)| *a as f64 * b).sum();
+        let h = 1e-4;
+        let fd = (objective(&moved(&magnitudes, name, cols, &d, h)) - objective(&moved(&magnitudes, name, cols, &d, -h))) / (2.0 * h);
+        assert!(analytic.abs() > 0.0 && (analytic - fd).abs() <= 2e-3 * analytic.abs(), "{name}: GS·d {analytic} vs central difference {fd}");
+    }
+}
+
+#[test]
+fn the_hessian_gradient_product_of_a_pretrained_subnet_matches_the_f64_second_difference() {
+    use lpzero::lang::table::InputId::{G, HG};
+    let dir = tempfile::tempdir().unwrap();
+    let t = GQA;
+    let tn = to64(&write_tiny(dir.path(), t, 15));
+    let pre = open(dir.path(), t);
+    let s = Subnet { ffn: vec![24, 18], attn_rank: vec![0, 0], ffn_rank: vec![0, 0] };
+    let batch = search::windows_batch(&ids(9, t.vocab, 6), 1, 9).unwrap();
+    let inputs = search::gather_subnet(&pre, &s, &batch, &[G, HG], &Device::flex()).unwrap();
+    let (g, hg) = (inputs.get(G).unwrap(), inputs.get(HG).unwrap());
+    // The seven projections of each layer, in forward order.
+    let names: Vec<String> = (0..t.layers).flat_map(|l| model::PROJECTIONS.iter().map(move |p| model::weight_name(l, p))).collect();
+    assert_eq!((g.len(), hg.len()), (names.len(), names.len()));
+    assert_eq!(hg[13].shape, vec![16, 18], "layer 1's down_proj, sliced");
+    let q: f64 = g.iter().zip(hg).map(|(a, b)| a.data.iter().zip(b.data.iter()).map(|(&x, &y)| x as f64 * y as f64).sum::<f64>()).sum();
+    // gᵀHg as the second derivative of the f64 loss along g (every projection moved together).
+    let loss_at = |step: f64| {
+        let mut tn2 = tn.clone();
+        for (name, gl) in names.iter().zip(g) {
+            let d: Vec<f64> = gl.data.iter().map(|&x| x as f64).collect();
+            tn2 = moved(&tn2, name, gl.shape[1], &d, step);
+        }
+        reference_loss(&tn2, t, &s, &batch.ids, &batch.targets)
+    };
+    let l0 = loss_at(0.0);
+    let step = (1e-5 * l0.abs() / q.abs()).sqrt();
+    let d2 = |h: f64| (loss_at(h) - 2.0 * l0 + loss_at(-h)) / (h * h);
+    let second = (4.0 * d2(step / 2.0) - d2(step)) / 3.0;
+    assert!(q.abs() > 0.0 && (second - q).abs() <= 0.02 * q.abs(), "gᵀHg {q} from HG vs {second} from the f64 loss");
 }
 
 /// The tiny model as a GGUF file (F32 tensors, llama.cpp names, fastest-first dimensions, and

@@ -109,8 +109,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Inputs to also write as files per sub-network, for `rank --inputs` / `evolve --inputs`
-    /// (names, or `all` but GS and HG) [default: none; about 1.5 GB per SmolLM2 sub-network
-    /// with all].
+    /// (names, or `all`) [default: none; about 1.5 GB per SmolLM2 sub-network with all but GS
+    /// and HG, each of which adds W's size again].
     #[arg(long, value_delimiter = ',')]
     pub keep_inputs: Vec<String>,
     /// The benchmark folder (resumed when it exists).

@@ -306,13 +306,16 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     if let Some(direction) = hg_direction {
         drop(grads);
         lap = Instant::now();
-        inputs.insert(InputId::HG, hessian_gradient(arch, &store, &rec.linear, direction, &batch, opts.fidelity)?)?;
+        inputs.insert(InputId::HG, hessian_gradient(&store, &rec.linear, direction, |s| Ok(arch.loss(s, &batch, &mut Recorder::default(), opts.fidelity)?))?)?;
         phases.backward += lap.elapsed().as_secs_f64();
     }
     if wants(InputId::GS) {
         lap = Instant::now();
         let one = family.gather_batch(corpus, 1, opts.seq_len, opts.seed, 0)?;
-        inputs.insert(InputId::GS, synflow_gradient(arch, &specs, init_seed(opts.seed, &arch.id(), opts.variant.init), device, &rec.linear, &one, opts.fidelity)?)?;
+        // A store of its own on a device that tracks gradients (the main pass's may not).
+        let magnitudes = ParamStore::build(&specs, init_seed(opts.seed, &arch.id(), opts.variant.init), &device.clone().autodiff());
+        let gs = synflow_gradient(&magnitudes, &rec.linear, |s, r| Ok(arch.loss(s, &one, r, opts.fidelity).map(drop)?))?;
+        inputs.insert(InputId::GS, gs)?;
         phases.backward += lap.elapsed().as_secs_f64();
     }
     let param_names: Vec<String> = store.iter().filter(|(name, _, _)| own.contains(name)).map(|(name, _, _)| name.to_owned()).collect();
@@ -333,11 +336,13 @@ fn squared_norm(t: Tensor<2>) -> f64 {
     (t.clone() * t).sum().into_scalar::<f64>()
 }
 
-/// `H·g` over the block linear weights (`names`), `g` their gradient: the central difference
-/// `(∇L(W + r·g) − ∇L(W − r·g)) / 2r` of the gradients, with `r = HESSIAN_STEP · |W| / |g|`
-/// (norms over all those weights together; the other parameters stay put). burn has no second
-/// derivatives; this is what GraSP's double backward computes, up to `O(r²)`.
-pub fn hessian_gradient(arch: &dyn Arch, store: &ParamStore, names: &[String], direction: Vec<Tensor<2>>, batch: &crate::models::batch::Minibatch, fidelity: Fidelity) -> Result<Vec<TensorEntry>, GatherError> {
+/// `H·g` over the linear weights `names` of `store`, `g` their gradient (`direction`): the
+/// central difference `(∇L(W + r·g) − ∇L(W − r·g)) / 2r` of the gradients, with
+/// `r = HESSIAN_STEP · |W| / |g|` (norms over all those weights together; the other parameters
+/// stay put), `loss` the forward pass to the loss on a store (on a device that tracks
+/// gradients). burn has no second derivatives; this is what GraSP's double backward computes,
+/// up to `O(r²)`. Every family's gather and the pretrained sub-networks' pass their own loss.
+pub fn hessian_gradient(store: &ParamStore, names: &[String], direction: Vec<Tensor<2>>, loss: impl Fn(&ParamStore) -> Result<Tensor<1>, GatherError>) -> Result<Vec<TensorEntry>, GatherError> {
     let weight_norm = names.iter().map(|n| squared_norm(store.matrix(n).inner())).sum::<f64>().sqrt();
     let grad_norm = direction.iter().map(|g| squared_norm(g.clone())).sum::<f64>().sqrt();
     if grad_norm == 0.0 || !grad_norm.is_finite() {
@@ -349,8 +354,7 @@ pub fn hessian_gradient(arch: &dyn Arch, store: &ParamStore, names: &[String], d
         for (name, g) in names.iter().zip(&direction) {
             shifted.replace(name, store.matrix(name).inner() + g.clone() * step);
         }
-        let loss = arch.loss(&shifted, batch, &mut Recorder::default(), fidelity)?;
-        let grads = loss.backward();
+        let grads = loss(&shifted)?.backward();
         Ok(names.iter().map(|n| {
             let t = shifted.matrix(n);
             t.grad(&grads).unwrap_or_else(|| t.inner().zeros_like())
@@ -361,17 +365,19 @@ pub fn hessian_gradient(arch: &dyn Arch, store: &ParamStore, names: &[String], d
     Ok(plus.into_iter().zip(minus).map(|(p, m)| host_entry((p - m) / (2.0 * r))).collect())
 }
 
-/// Synflow's gradients: every parameter replaced by its magnitude, the token embeddings of one
-/// sequence by ones (positions and the rest of the model as they are), and the gradient of the
-/// sum of every output logit (every position, every vocabulary entry) with respect to each block
-/// linear weight (`names`), as the reference computed it for GPT-2. The LayerNorm before the
-/// output head bounds that sum, so f32 does not overflow.
-pub fn synflow_gradient(arch: &dyn Arch, specs: &[crate::models::params::ParamSpec], seed: u64, device: &Device, names: &[String], one: &crate::models::batch::Minibatch, fidelity: Fidelity) -> Result<Vec<TensorEntry>, GatherError> {
-    let on = device.clone().autodiff();
-    let store = ParamStore::build(specs, seed, &on).absolute();
+/// Synflow's gradients: every parameter of `store` (on a device that tracks gradients) replaced
+/// by its magnitude, the token embeddings of one sequence by ones (positions and the rest of the
+/// model as they are), and the gradient of the sum of every output logit (every position, every
+/// vocabulary entry) with respect to each linear weight `names`, as the reference computed it
+/// for GPT-2. `forward` runs the model on the magnitudes with a [`Recorder::synflow`], which
+/// gives it ones for the token embeddings and keeps its summed logits
+/// ([`Recorder::logit_sum`]). The final norm before the output head bounds that sum, so f32
+/// does not overflow.
+pub fn synflow_gradient(store: &ParamStore, names: &[String], forward: impl FnOnce(&ParamStore, &mut Recorder) -> Result<(), GatherError>) -> Result<Vec<TensorEntry>, GatherError> {
+    let store = store.absolute();
     let mut rec = Recorder::synflow();
-    let _ = arch.loss(&store, one, &mut rec, fidelity)?;
-    let objective = rec.logit_sum.take().ok_or_else(|| GatherError::Config(format!("{}: the model does not report its summed logits (Recorder::logit_sum)", arch.family().title())))?;
+    forward(&store, &mut rec)?;
+    let objective = rec.logit_sum.take().ok_or_else(|| GatherError::Config("the forward pass does not report its summed logits (Recorder::logit_sum), which Synflow needs".into()))?;
     let grads = objective.backward();
     Ok(names.iter().map(|n| {
         let t = store.matrix(n);

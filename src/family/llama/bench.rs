@@ -184,7 +184,7 @@ pub fn build(pre: &Pretrained, space: &LonasSpace, cfg: &SubnetBenchConfig, toke
     let batch_json = serde_json::json!({"batch": gather_batch.batch, "len": gather_batch.len, "ids": gather_batch.ids, "targets": gather_batch.targets});
     crate::fsutil::write_atomic(&dir.join("gather_batch.json"), batch_json.to_string().as_bytes()).map_err(io)?;
     let need: Vec<InputId> = match cfg.keep_inputs.iter().map(|n| n.as_str()).collect::<Vec<_>>()[..] {
-        ["all"] => all_inputs().into_iter().filter(|i| !matches!(i, InputId::GS | InputId::HG)).collect(),
+        ["all"] => all_inputs(),
         ref names => names
             .iter()
             .map(|n| crate::lang::table::input_by_name(n).map(|i| i.id).ok_or_else(|| SearchError::Request(format!("--keep-inputs: no input `{n}`"))))
@@ -396,10 +396,7 @@ impl crate::source::Source for SubnetSource {
 
     fn fetch(&self, k: usize, need: &[InputId]) -> Result<crate::source::Fetched, crate::source::SourceError> {
         let t = Instant::now();
-        // GS and HG are not gathered from pretrained models: proxies reading them are invalid
-        // here, with the reason, like any missing input.
-        let need: Vec<InputId> = need.iter().copied().filter(|i| !matches!(i, InputId::GS | InputId::HG)).collect();
-        let inputs = gather_subnet(&self.pre, &self.results[k].subnet, &self.batch, &need, &self.device).map_err(|e| crate::source::SourceError::of(self.id(k), &e))?;
+        let inputs = gather_subnet(&self.pre, &self.results[k].subnet, &self.batch, need, &self.device).map_err(|e| crate::source::SourceError::of(self.id(k), &e))?;
         Ok(crate::source::Fetched { inputs, seconds: t.elapsed().as_secs_f64(), cached: false })
     }
 

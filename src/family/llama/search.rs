@@ -480,11 +480,11 @@ pub fn validation_loss(pre: &Pretrained, subnet: &Subnet, tokens: &[u32], window
 /// the pass used, in LPZero's order (per wrapped projection `lora_A`, `lora_B`, the base; the
 /// base weights receive gradients too, where LoNAS's frozen base would not), `A` the gated
 /// product `silu(gate)·up`, `Z` the gate pre-activation, `H`/`GH`, `S`, `J`, and `P` every
-/// parameter. `GS` and `HG` are not gathered from pretrained models yet.
+/// parameter. `HG` is GraSP's `H·g` by central differences of these gradients along themselves
+/// ([`crate::gather::hessian_gradient`]), `GS` Synflow's gradient of the pretrained weights'
+/// magnitudes on the minibatch's first sequence ([`crate::gather::synflow_gradient`]), both over
+/// the projection weights in the same order.
 pub fn gather_subnet(pre: &Pretrained, subnet: &Subnet, batch: &LmBatch, need: &[InputId], device: &Device) -> Result<ProxyInputs, SearchError> {
-    if let Some(id) = need.iter().find(|i| matches!(i, InputId::GS | InputId::HG)) {
-        return Err(SearchError::Request(format!("input {} is not gathered from pretrained LLaMA models yet", crate::lang::table::input(*id).name)));
-    }
     let mut need = need.to_vec();
     for &(value, grad) in crate::eval::inputs::GRADIENT_PAIRS {
         if need.contains(&grad) && !need.contains(&value) {
@@ -500,8 +500,30 @@ pub fn gather_subnet(pre: &Pretrained, subnet: &Subnet, batch: &LmBatch, need: &
     let grads = backward.then(|| loss.backward());
     let own: Vec<String> = model::spec(&arch).into_iter().map(|s| s.name).collect();
     let own: Vec<&str> = own.iter().map(String::as_str).collect();
+    let gathered = |e: crate::gather::GatherError| SearchError::Request(e.to_string());
+    // GraSP's direction: the gradients themselves, kept until the pass's gradients are freed.
+    let hg_direction: Option<Vec<_>> = need.contains(&InputId::HG).then(|| {
+        rec.linear.iter().map(|n| {
+            let t = store.matrix(n);
+            grads.as_ref().and_then(|g| t.grad(g)).unwrap_or_else(|| t.inner().zeros_like())
+        }).collect()
+    });
     let mut inputs = ProxyInputs::new();
     crate::gather::read_out(&mut inputs, &store, &mut rec, grads.as_ref(), &need, &own).map_err(|e| SearchError::Request(e.to_string()))?;
+    if let Some(direction) = hg_direction {
+        drop(grads);
+        let hg = crate::gather::hessian_gradient(&store, &rec.linear, direction, |s| Ok(model::forward(s, &arch, batch, &mut Recorder::default()))).map_err(gathered)?;
+        inputs.insert(InputId::HG, hg).map_err(|e| SearchError::Request(e.to_string()))?;
+    }
+    if need.contains(&InputId::GS) {
+        let one = LmBatch { batch: 1, len: batch.len, ids: batch.ids[..batch.len].to_vec(), targets: batch.targets[..batch.len].to_vec() };
+        let gs = crate::gather::synflow_gradient(&store, &rec.linear, |s, r| {
+            model::forward(s, &arch, &one, r);
+            Ok(())
+        })
+        .map_err(gathered)?;
+        inputs.insert(InputId::GS, gs).map_err(|e| SearchError::Request(e.to_string()))?;
+    }
     Ok(inputs)
 }
 
