@@ -7,7 +7,7 @@
 use lpzero::family::llama::weights::gguf::{gguf_row_of_hf_row, hf_to_gguf_name};
 use lpzero::family::llama::weights::{
     stream_stats, BpeTokenizer, Checkpoint, DType, GgufFile, GgufValue, LlamaConfig, LoraAdapter, LoraConfig,
-    PreTokenizer, RowOrder, SafetensorsModel, SpecialTokens, TensorSource, WeightsError,
+    PieceKind, PreTokenizer, RowOrder, SafetensorsModel, SpecialTokens, TensorSource, WeightsError,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -1010,11 +1010,137 @@ fn gguf_tokenizer() {
     assert_eq!(lpzero::family::llama::weights::tokenizer::token_types(&g).unwrap()[267], 3);
     let ck = Checkpoint::open(&p).unwrap();
     assert!(ck.tokenizer.is_some() && ck.config.tie_word_embeddings);
-    // A SentencePiece tokenizer is refused by name.
+    // A SentencePiece tokenizer without its pieces names the missing field; another model is
+    // refused by name.
     let b = gguf_bytes(3, &[("tokenizer.ggml.model", V::Str("llama".into()))], &[], 32);
     std::fs::write(&p, b).unwrap();
     let err = GgufFile::open(&p).unwrap().tokenizer().unwrap_err();
-    assert!(err.to_string().contains("`llama`"), "{err}");
+    assert!(err.to_string().contains("tokenizer.ggml.tokens"), "{err}");
+    let b = gguf_bytes(3, &[("tokenizer.ggml.model", V::Str("t5".into()))], &[], 32);
+    std::fs::write(&p, b).unwrap();
+    let err = GgufFile::open(&p).unwrap().tokenizer().unwrap_err();
+    assert!(err.to_string().contains("`t5`"), "{err}");
+}
+
+fn sentencepiece_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sentencepiece").join(name)
+}
+
+/// The cases of `tests/fixtures/sentencepiece/expected.json` and one list of ids per case.
+fn sentencepiece_expected(key: &str) -> (Vec<String>, Vec<Vec<u32>>) {
+    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sentencepiece_fixture("expected.json")).unwrap()).unwrap();
+    let cases = e["cases"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    let ids = e[key].as_array().unwrap().iter().map(|l| l.as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as u32).collect()).collect();
+    (cases, ids)
+}
+
+#[test]
+fn sentencepiece_bpe_encodes_as_the_sentencepiece_and_tokenizers_libraries_do() {
+    // The fixtures: models trained by `sentencepiece` and the ids it and Hugging Face
+    // `tokenizers` give (tests/fixtures/sentencepiece/make.py).
+    let (cases, want) = sentencepiece_expected("sentencepiece");
+    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sentencepiece_fixture("expected.json")).unwrap()).unwrap();
+    let decoded: Vec<&str> = e["decoded"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    let t = BpeTokenizer::from_sentencepiece_model(&sentencepiece_fixture("bpe.model"), true).unwrap();
+    assert_eq!((t.vocab_size(), t.pre_tokenizer(), t.add_bos()), (600, PreTokenizer::Metaspace { prefix: true, squeeze: false }, true));
+    assert_eq!(t.special(), SpecialTokens { bos: Some(1), eos: Some(2), unk: Some(0), pad: None });
+    // unk, <s>, </s>, the user-defined <sep>, then the 256 byte pieces.
+    assert_eq!((t.kind(1), t.token(3), t.kind(3)), (Some(PieceKind::Control), Some("<sep>"), Some(PieceKind::UserDefined)));
+    assert_eq!((t.kind(4 + 0x41), t.token(4 + 0x41)), (Some(PieceKind::Byte), Some("<0x41>")));
+    for (k, case) in cases.iter().enumerate() {
+        assert_eq!(t.encode(case).unwrap(), want[k], "{case:?}");
+        assert_eq!(t.decode(&want[k]).unwrap(), decoded[k], "decoding {case:?}");
+    }
+    assert!(want.iter().flatten().any(|&i| t.kind(i) == Some(PieceKind::Byte)), "the cases reach byte fallback");
+    assert!(want.iter().flatten().any(|&i| t.kind(i) == Some(PieceKind::UserDefined)), "and the user-defined piece");
+    assert_eq!(t.encode_with_bos("a").unwrap(), [1, want[1][0]]);
+    // Extra whitespace removed, no byte fallback: a run of unknown characters is one unknown.
+    let (_, squeezed) = sentencepiece_expected("squeeze");
+    let sq = BpeTokenizer::from_sentencepiece_model(&sentencepiece_fixture("bpe_squeeze.model"), false).unwrap();
+    assert_eq!(sq.pre_tokenizer(), PreTokenizer::Metaspace { prefix: true, squeeze: true });
+    for (k, case) in cases.iter().enumerate() {
+        assert_eq!(sq.encode(case).unwrap(), squeezed[k], "squeezed {case:?}");
+    }
+    assert!(squeezed.iter().flatten().any(|&i| i == 0), "the cases reach the unknown piece");
+    // The same vocabulary as a Hugging Face tokenizer.json with byte fallback (ranked merges).
+    let (_, hf) = sentencepiece_expected("tokenizers");
+    let h = BpeTokenizer::from_hf_folder(&sentencepiece_fixture("hf")).unwrap().unwrap();
+    assert_eq!((h.pre_tokenizer(), h.add_bos(), h.special().bos), (PreTokenizer::Metaspace { prefix: true, squeeze: false }, true, Some(1)));
+    for (k, case) in cases.iter().enumerate() {
+        assert_eq!(h.encode(case).unwrap(), hf[k], "tokenizer.json {case:?}");
+    }
+    // And as GGUF metadata (llama.cpp's `llama` tokenizer: tokens, scores, types).
+    let n = t.vocab_size() as u32;
+    let kvs = vec![
+        ("tokenizer.ggml.model", V::Str("llama".into())),
+        ("tokenizer.ggml.tokens", V::Arr(8, (0..n).map(|i| V::Str(t.token(i).unwrap().into())).collect())),
+        ("tokenizer.ggml.scores", V::Arr(6, (0..n).map(|i| V::F32(t.score(i).unwrap())).collect())),
+        ("tokenizer.ggml.token_type", V::Arr(5, (0..n).map(|i| V::I32(t.kind(i).unwrap().code())).collect())),
+        ("tokenizer.ggml.bos_token_id", V::U32(1)),
+        ("tokenizer.ggml.eos_token_id", V::U32(2)),
+        ("tokenizer.ggml.unknown_token_id", V::U32(0)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("spm.gguf");
+    std::fs::write(&p, gguf_bytes(3, &kvs, &[], 32)).unwrap();
+    let g = GgufFile::open(&p).unwrap().tokenizer().unwrap();
+    assert_eq!((g.pre_tokenizer(), g.add_bos()), (PreTokenizer::Metaspace { prefix: true, squeeze: false }, true), "llama.cpp's defaults");
+    for (k, case) in cases.iter().enumerate() {
+        assert_eq!(g.encode(case).unwrap(), want[k], "GGUF {case:?}");
+    }
+    let mut bad = kvs.clone();
+    bad[3] = ("tokenizer.ggml.token_type", V::Arr(5, (0..n).map(|_| V::I32(9)).collect()));
+    std::fs::write(&p, gguf_bytes(3, &bad, &[], 32)).unwrap();
+    let err = GgufFile::open(&p).unwrap().tokenizer().unwrap_err().to_string();
+    assert!(err.contains("type code"), "{err}");
+    bad[2] = ("tokenizer.ggml.scores", V::Arr(6, vec![V::F32(0.0)]));
+    bad[3] = kvs[3].clone();
+    std::fs::write(&p, gguf_bytes(3, &bad, &[], 32)).unwrap();
+    let err = GgufFile::open(&p).unwrap().tokenizer().unwrap_err().to_string();
+    assert!(err.contains("1 scores"), "{err}");
+    // A Hugging Face folder with tokenizer.model and no tokenizer.json (LLaMA-1's layout).
+    write_tiny(dir.path());
+    std::fs::copy(sentencepiece_fixture("bpe.model"), dir.path().join("tokenizer.model")).unwrap();
+    let ck = Checkpoint::open(dir.path()).unwrap();
+    let c = ck.tokenizer.expect("the folder's tokenizer.model");
+    assert_eq!((c.add_bos(), c.encode(&cases[2]).unwrap()), (true, want[2].clone()));
+}
+
+#[test]
+fn sentencepiece_models_lpzero_cannot_encode_are_clear_errors() {
+    use lpzero::family::llama::weights::sentencepiece::{ModelProto, SentencePieceModel};
+    use prost::Message;
+    let path = sentencepiece_fixture("bpe.model");
+    let bytes = std::fs::read(&path).unwrap();
+    let good = ModelProto::decode(bytes.as_slice()).unwrap();
+    let changed = |f: &dyn Fn(&mut ModelProto)| {
+        let mut m = good.clone();
+        f(&mut m);
+        SentencePieceModel::decode(&m.encode_to_vec(), &path).map(|_| ()).unwrap_err().to_string()
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (changed(&|m| m.trainer_spec.as_mut().unwrap().model_type = Some(1)), "unigram"),
+        (changed(&|m| m.trainer_spec.as_mut().unwrap().model_type = None), "unigram"),
+        (changed(&|m| m.trainer_spec.as_mut().unwrap().treat_whitespace_as_suffix = Some(true)), "suffix"),
+        (changed(&|m| {
+            let n = m.normalizer_spec.as_mut().unwrap();
+            n.name = Some("nmt_nfkc".into());
+            n.precompiled_charsmap = Some(vec![1, 2, 3]);
+        }), "`nmt_nfkc`"),
+        (changed(&|m| m.pieces.clear()), "without pieces"),
+        (changed(&|m| m.pieces[7].r#type = Some(9)), "piece 7 has type 9"),
+        (changed(&|m| m.trainer_spec.as_mut().unwrap().bos_id = Some(600)), "beyond the 600 pieces"),
+        (SentencePieceModel::decode(b"this is not a protobuf", &path).map(|_| ()).unwrap_err().to_string(), "not a SentencePiece model"),
+    ];
+    for (e, want) in cases {
+        assert!(e.contains(want) && e.contains("bpe.model"), "{want}: {e}");
+    }
+    // Cut anywhere, the file is an error or a smaller model, never a panic.
+    for cut in (0..bytes.len()).step_by(97) {
+        let _ = SentencePieceModel::decode(&bytes[..cut], &path);
+    }
+    let missing = BpeTokenizer::from_sentencepiece_model(&sentencepiece_fixture("absent.model"), true).unwrap_err().to_string();
+    assert!(missing.contains("absent.model"), "{missing}");
 }
 
 /// A Hugging Face `tokenizer.json` (and `tokenizer_config.json`) of the small vocabulary, SmolLM2's
@@ -1057,12 +1183,24 @@ fn hugging_face_tokenizer_json() {
             assert_eq!(t.encode("12").unwrap(), [b'1' as u32, b'2' as u32], "digits one by one");
         }
     }
-    // What is not a byte-level BPE, or is malformed, is a clear error.
+    // A non-special added token (GPT-NeoX/MPT's runs of spaces) is split out of the text before
+    // BPE; a special one stays plain text. Ids: 256 bytes, 11 merged tokens, <|endoftext|> 267.
     let json_path = dir.path().join("tokenizer.json");
     let good = std::fs::read_to_string(&json_path).unwrap();
+    let mut with_added: serde_json::Value = serde_json::from_str(&good).unwrap();
+    with_added["added_tokens"].as_array_mut().unwrap().push(serde_json::json!({"id": 268, "content": "  ", "special": false}));
+    std::fs::write(&json_path, with_added.to_string()).unwrap();
+    let t = BpeTokenizer::from_hf_folder(dir.path()).unwrap().unwrap();
+    let id = |s: &str| t.id(s).unwrap();
+    assert_eq!(t.encode("hello  world").unwrap(), [id("hello"), 268, b'w' as u32, id("or"), id("ld")], "the pair of spaces is one token; `world` is then BPE'd alone");
+    assert_eq!(t.encode("he<|endoftext|>").unwrap()[0], id("he"));
+    assert!(!t.encode("he<|endoftext|>").unwrap().contains(&267), "special tokens in text are plain text");
+    assert_eq!(t.decode(&t.encode("hello  world").unwrap()).unwrap(), "hello  world");
+    std::fs::write(&json_path, &good).unwrap();
+    // What is not a byte-level BPE, or is malformed, is a clear error.
     let cases = [
         (good.replace("\"ByteLevel\"", "\"Metaspace\""), "pre-tokenizer `Metaspace` is not implemented"),
-        (good.replace("\"byte_fallback\":false", "\"byte_fallback\":true"), "byte_fallback"),
+        (good.replace("\"byte_fallback\":false", "\"byte_fallback\":true"), "byte-fallback BPE with normalizer `none` and pre-tokenizer `ByteLevel` is not implemented"),
         (good.replace("\"merges\"", "\"merges_\""), "model.merges"),
         (good.replace("\"BPE\"", "\"Unigram\""), "only `BPE`"),
         (good[..good.len() / 2].to_owned(), "malformed JSON"),

@@ -231,3 +231,59 @@ fn smollm2_perplexity_matches_the_independent_pytorch_forward() {
     assert!((full - 24.885).abs() < 0.01, "full model perplexity {full}");
     assert!((heuristic - 2130.0).abs() < 10.0, "heuristic sub-network perplexity {heuristic}");
 }
+
+/// llama.cpp's tokenizer tests: `models/ggml-vocab-NAME.gguf` (a vocabulary without tensors)
+/// with `.inp` (texts separated by `\n__ggml_vocab_test__\n`) and `.out` (the ids llama.cpp's
+/// reference conversion gives each, one line per text, no BOS). The folder ships in the
+/// `llama-cpp-python` source distribution (`vendor/llama.cpp/models`), not part of CI:
+///
+/// ```text
+/// curl -sL -o l.tar.gz $(URL of llama_cpp_python-0.3.36.tar.gz on PyPI)
+/// tar xzf l.tar.gz --wildcards '*/models/ggml-vocab-*'
+/// LPZERO_LLAMA_CPP_MODELS=$PWD/llama_cpp_python-0.3.36/vendor/llama.cpp/models \
+///     cargo test --release --test weights_real llama_cpp -- --ignored --nocapture
+/// ```
+#[test]
+#[ignore = "needs llama.cpp's vocabulary tests (LPZERO_LLAMA_CPP_MODELS)"]
+fn llama_cpp_vocabulary_tests() {
+    let Some(dir) = std::env::var_os("LPZERO_LLAMA_CPP_MODELS").map(PathBuf::from) else {
+        eprintln!("skipped: set LPZERO_LLAMA_CPP_MODELS to llama.cpp's models/ folder (see the test's comment)");
+        return;
+    };
+    // SentencePiece (LLaMA-1/2's vocabulary, Phi-3's), byte-level with GPT-2's pre-tokenizer and
+    // with digits first.
+    let mut failures = vec![];
+    for name in ["llama-spm", "phi-3", "gpt-2", "mpt", "starcoder", "refact"] {
+        let path = dir.join(format!("ggml-vocab-{name}.gguf"));
+        let tokenizer = GgufFile::open(&path).unwrap().tokenizer().unwrap();
+        let inp = std::fs::read_to_string(path.with_extension("gguf.inp")).unwrap();
+        let out = std::fs::read_to_string(path.with_extension("gguf.out")).unwrap();
+        let mut texts: Vec<&str> = inp.split("\n__ggml_vocab_test__\n").collect();
+        if texts.last() == Some(&"") {
+            texts.pop();
+        }
+        let want: Vec<Vec<u32>> = out.lines().map(|l| l.split_whitespace().map(|i| i.parse().unwrap()).collect()).collect();
+        assert_eq!(texts.len(), want.len(), "{name}: texts and id lines");
+        let mut same = 0;
+        for (text, ids) in texts.iter().zip(&want) {
+            let got = tokenizer.encode(text).unwrap();
+            if &got == ids {
+                same += 1;
+            } else {
+                failures.push(format!("{name}: {text:?}: lpzero {got:?}, llama.cpp {ids:?}"));
+            }
+        }
+        eprintln!("{name}: {} tokens ({:?}), {same}/{} texts give llama.cpp's ids", tokenizer.vocab_size(), tokenizer.pre_tokenizer(), texts.len());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The speed of SentencePiece BPE on a whole text (WikiText-2's validation split), and that
+    // it decodes back to that text.
+    let wiki = std::env::var_os("LPZERO_WIKITEXT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared/data/corpus/wikitext-2-valid.txt"));
+    if let Ok(text) = std::fs::read_to_string(&wiki) {
+        let spm = GgufFile::open(dir.join("ggml-vocab-llama-spm.gguf")).unwrap().tokenizer().unwrap();
+        let t0 = Instant::now();
+        let ids = spm.encode(&text).unwrap();
+        eprintln!("llama-spm on {}: {} bytes → {} tokens in {:.2} s", wiki.display(), text.len(), ids.len(), t0.elapsed().as_secs_f64());
+        assert_eq!(spm.decode(&ids).unwrap(), text);
+    }
+}

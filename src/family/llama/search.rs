@@ -139,9 +139,9 @@ impl Pretrained {
         Ok(counts(&self.checkpoint.config, subnet, lora.as_ref().map(|l| (l.rank, l.targets.as_slice()))))
     }
 
-    /// The tokenizer the model carries (GGUF files).
+    /// The tokenizer the model carries (GGUF metadata, a Hugging Face folder's files).
     pub fn tokenizer(&self) -> Result<&BpeTokenizer, SearchError> {
-        self.checkpoint.tokenizer.as_ref().ok_or_else(|| SearchError::Request("the model carries no tokenizer (a GGUF file with a `gpt2` BPE does, and a Hugging Face folder with a byte-level BPE `tokenizer.json`)".into()))
+        self.checkpoint.tokenizer.as_ref().ok_or_else(|| SearchError::Request("the model carries no tokenizer (a GGUF file with a `gpt2` or `llama` tokenizer does, and a Hugging Face folder with a BPE `tokenizer.json` or a SentencePiece `tokenizer.model`)".into()))
     }
 }
 

@@ -18,7 +18,9 @@
 //!   llama.cpp names mapped to Hugging Face names, and the q/k RoPE row order undone
 //!   ([`RowOrder`]).
 //! * [`BpeTokenizer`]: the byte-level BPE of a GGUF file (`tokenizer.ggml.model == "gpt2"`) or of a
-//!   Hugging Face folder (`tokenizer.json`).
+//!   Hugging Face folder (`tokenizer.json`), and SentencePiece BPE (LLaMA-1/2's): GGUF
+//!   `tokenizer.ggml.model == "llama"`, a `tokenizer.json` with `byte_fallback`, or a
+//!   `tokenizer.model` ([`sentencepiece`]).
 //!
 //! Errors are one enum, [`WeightsError`]; no file content can make a reader panic.
 
@@ -28,6 +30,7 @@ pub mod error;
 pub mod gguf;
 pub mod lora;
 pub mod safetensors;
+pub mod sentencepiece;
 pub mod tokenizer;
 
 pub use config::LlamaConfig;
@@ -35,7 +38,7 @@ pub use error::{Result, WeightsError};
 pub use gguf::{GgufFile, GgufValue, RowOrder};
 pub use lora::{LoraAdapter, LoraConfig, LoraPair};
 pub use safetensors::SafetensorsModel;
-pub use tokenizer::{BpeTokenizer, PreTokenizer, SpecialTokens};
+pub use tokenizer::{BpeTokenizer, PieceKind, PreTokenizer, SpecialTokens};
 
 use std::fmt;
 use std::ops::Range;
@@ -256,7 +259,7 @@ pub struct Checkpoint {
     /// The tensors, by Hugging Face name.
     pub source: Box<dyn TensorSource>,
     /// The tokenizer, when the model carries one (GGUF metadata, or a Hugging Face folder's
-    /// `tokenizer.json`).
+    /// `tokenizer.json`, else its SentencePiece `tokenizer.model`).
     pub tokenizer: Option<BpeTokenizer>,
 }
 
@@ -264,14 +267,14 @@ impl Checkpoint {
     /// Opens a `.gguf` file, or a Hugging Face folder with `config.json` and `model.safetensors`
     /// or `model.safetensors.index.json` (or the path of either of those files, `config.json`
     /// being looked for beside it). A GGUF file's q/k rows are read in Hugging Face order
-    /// ([`RowOrder::HuggingFace`]); its tokenizer is loaded when it has a `gpt2` one.
+    /// ([`RowOrder::HuggingFace`]); its tokenizer is loaded when it has a `gpt2` or `llama` one.
     pub fn open(path: impl AsRef<Path>) -> Result<Checkpoint> {
         let path = path.as_ref();
         if path.is_file() && path.extension().is_some_and(|e| e == "gguf") {
             let g = GgufFile::open(path)?;
             let config = g.llama_config()?;
             let tokenizer = match g.get("tokenizer.ggml.model").and_then(GgufValue::as_str) {
-                Some("gpt2") => Some(BpeTokenizer::from_gguf(&g)?),
+                Some("gpt2") | Some("llama") => Some(BpeTokenizer::from_gguf(&g)?),
                 _ => None,
             };
             return Ok(Checkpoint { config, source: Box::new(g), tokenizer });
@@ -279,7 +282,25 @@ impl Checkpoint {
         let dir: PathBuf = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
         let config = LlamaConfig::from_json_file(dir.join("config.json"))?;
         let model = SafetensorsModel::open(path)?;
-        let tokenizer = BpeTokenizer::from_hf_folder(&dir)?;
+        let tokenizer = match BpeTokenizer::from_hf_folder(&dir)? {
+            Some(t) => Some(t),
+            None if dir.join("tokenizer.model").is_file() => Some(BpeTokenizer::from_sentencepiece_model(&dir.join("tokenizer.model"), hf_add_bos(&dir)?)?),
+            None => None,
+        };
         Ok(Checkpoint { config, source: Box::new(model), tokenizer })
+    }
+}
+
+/// Whether a Hugging Face folder's sequences start with BOS: `add_bos_token` of its
+/// `tokenizer_config.json`, true when absent (LLaMA's `LlamaTokenizer` default).
+fn hf_add_bos(dir: &Path) -> Result<bool> {
+    let path = dir.join("tokenizer_config.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|source| WeightsError::Json { path: path.clone(), source })?;
+            Ok(v.get("add_bos_token").and_then(|b| b.as_bool()).unwrap_or(true))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(source) => Err(WeightsError::Io { path, source }),
     }
 }
