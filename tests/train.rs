@@ -198,9 +198,12 @@ fn flexibert_builds_are_json_benchmarks_with_mlm_perplexity() {
 fn bad_requests_are_refused_clearly() {
     let dir = fresh("train-bad");
     let d = dir.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["bench", "build", "--family", "flexibert", "--space", "tiny", "--out", d], "--family flexibert does not match the space given, which is gpt2"),
-        (&["bench", "build", "--space", "nope.yaml", "--out", d], "nope.yaml"),
+        (&["bench", "build", "--space", "nope.yaml", "--out", d], "cannot read space file nope.yaml: No such file"),
+        // A LoNAS space is sub-networks of a pretrained model: the message says what builds it.
+        (&["bench", "build", "--space", "lonas-smollm2-135m", "--out", d], "lpzero subnet bench --model PATH --space lonas-smollm2-135m"),
+        (&["bench", "build", "--space", "spaces/lonas-llama-7b.yaml", "--out", d], "a space of sub-networks of a pretrained model"),
         (&["bench", "build", "--space", "tiny", "--corpus", "README.md", "--out", d], "vocabulary of 472"),
         (&["bench", "build", "--space", "tiny", "--seq-len", "100", "--out", d], "exceeds"),
         (&["evolve", "--bench", "builtin:huge", "--out", d], "unknown built-in benchmark `builtin:huge`"),
@@ -210,6 +213,7 @@ fn bad_requests_are_refused_clearly() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(stderr.matches("(os error").count() <= 1, "{args:?}: the reason once: {stderr}");
     }
 }
 

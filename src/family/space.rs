@@ -62,7 +62,7 @@ impl Dim {
 #[derive(Debug, thiserror::Error)]
 pub enum SpaceError {
     /// The file cannot be read.
-    #[error("cannot read space file {path}: {source}")]
+    #[error("cannot read space file {path}")]
     Io {
         /// The path.
         path: String,

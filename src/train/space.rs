@@ -24,6 +24,9 @@ impl SpaceSpec {
         let Some(name) = family else {
             return Err(SpaceError::parse(origin, format!("a space needs `family:` (one of {})", FamilyRef::names())));
         };
+        if name == crate::family::pretrained::subnet::SPACE_FAMILY {
+            return Err(sub_network_space(origin));
+        }
         let Some(f) = FamilyRef::named(&name) else {
             return Err(SpaceError::parse(origin, format!("unknown family `{name}` (families: {})", FamilyRef::names())));
         };
@@ -35,6 +38,9 @@ impl SpaceSpec {
         if let Some(s) = shipped(spec) {
             return SpaceSpec::parse(s.text, s.path);
         }
+        if crate::family::pretrained::subnet::SHIPPED.iter().any(|(name, _)| *name == spec) {
+            return Err(sub_network_space(spec));
+        }
         let text = std::fs::read_to_string(Path::new(spec)).map_err(|source| SpaceError::Io { path: spec.to_owned(), source })?;
         SpaceSpec::parse(&text, spec)
     }
@@ -43,6 +49,19 @@ impl SpaceSpec {
     pub fn shipped_names() -> String {
         REGISTRY.iter().flat_map(|f| f.shipped_spaces().iter().map(|s| s.name)).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// A LoNAS-style space is sub-networks of a pretrained model, not architectures to train: what
+/// to run instead.
+fn sub_network_space(origin: &str) -> SpaceError {
+    SpaceError::parse(
+        origin,
+        format!(
+            "a space of sub-networks of a pretrained model: its benchmark is built by \
+             `lpzero subnet bench --model PATH --space {origin} --corpus TEXT --out DIR` (recovery training of each \
+             sub-network, then its validation perplexity), and `rank`, `evolve` and `repl` read DIR with --bench"
+        ),
+    )
 }
 
 /// The shipped space of a name, if any family ships one.

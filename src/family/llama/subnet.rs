@@ -12,6 +12,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// The `family:` of a LoNAS-style space file.
+pub const SPACE_FAMILY: &str = "llama";
+
 /// The LoNAS-style spaces lpzero ships (`spaces/lonas-*.yaml`), by name.
 pub const SHIPPED: &[(&str, &str)] = &[
     ("lonas-llama-7b", include_str!("../../../spaces/lonas-llama-7b.yaml")),
@@ -82,7 +85,7 @@ impl LonasSpace {
     pub fn parse(text: &str, origin: &str) -> Result<LonasSpace, SubnetError> {
         let space: LonasSpace = serde_norway::from_str(text).map_err(|source| SubnetError::Yaml { origin: origin.to_owned(), source })?;
         let bad = |what: String| SubnetError::Invalid { origin: origin.to_owned(), what };
-        if space.family != "llama" {
+        if space.family != SPACE_FAMILY {
             return Err(bad(format!("family `{}`: LoNAS spaces are over LLaMA models (`family: llama`)", space.family)));
         }
         if space.layers == 0 || space.hidden_size == 0 {
