@@ -199,6 +199,24 @@ fn recorded_into<const D: usize>(
     Ok(())
 }
 
+/// `need` with, for every gradient it asks for, what that is the gradient of (an inputs file
+/// holds them in pairs, [`crate::eval::inputs::GRADIENT_PAIRS`]).
+pub fn with_gradient_values(need: &[InputId]) -> Vec<InputId> {
+    let mut need = need.to_vec();
+    for &(value, grad) in crate::eval::inputs::GRADIENT_PAIRS {
+        if need.contains(&grad) && !need.contains(&value) {
+            need.push(value);
+        }
+    }
+    need
+}
+
+/// GraSP's direction for [`hessian_gradient`]: the gradient each linear weight `names` received
+/// in a finished backward pass (zeros where none arrived).
+pub fn gradients_of(store: &ParamStore, names: &[String], grads: Option<&burn::tensor::Gradients>) -> Vec<Tensor<2>> {
+    names.iter().map(|name| grad_or_zeros(&store.matrix(name), grads)).collect()
+}
+
 /// The gradient a parameter received in `grads` (zeros where none arrived).
 fn grad_or_zeros(t: &Tensor<2>, grads: Option<&burn::tensor::Gradients>) -> Tensor<2> {
     let grads = grads.expect("a gradient input makes the pass a backward pass");
@@ -258,13 +276,7 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     if opts.seq_len > arch.positions() {
         return Err(GatherError::Config(format!("--seq-len {} exceeds the model's {} positions", opts.seq_len, arch.positions())));
     }
-    // A gradient comes with what it is the gradient of (an inputs file holds them in pairs).
-    let mut need = need.to_vec();
-    for &(value, grad) in crate::eval::inputs::GRADIENT_PAIRS {
-        if need.contains(&grad) && !need.contains(&value) {
-            need.push(value);
-        }
-    }
+    let need = with_gradient_values(need);
     let need = need.as_slice();
     let pass = Pass::needed(need);
     let specs = arch.spec(opts.fidelity)?;
@@ -294,10 +306,9 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     phases.backward = lap.elapsed().as_secs_f64();
     lap = Instant::now();
     let wants = |id: InputId| need.contains(&id);
-    let grad_of = |t: &Tensor<2>| grad_or_zeros(t, grads.as_ref());
     let mut inputs = ProxyInputs::new();
     // GraSP's direction: the gradient itself (kept until the main pass's gradients are freed).
-    let hg_direction: Option<Vec<Tensor<2>>> = wants(InputId::HG).then(|| rec.linear.iter().map(|name| grad_of(&store.matrix(name))).collect());
+    let hg_direction = wants(InputId::HG).then(|| gradients_of(&store, &rec.linear, grads.as_ref()));
     // P: the model's own parameters; a loss head (group `head`) is not part of the model.
     let own: Vec<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
     let numel = specs.iter().filter(|s| s.group != "head").map(|s| s.numel()).sum();
@@ -312,9 +323,8 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     if wants(InputId::GS) {
         lap = Instant::now();
         let one = family.gather_batch(corpus, 1, opts.seq_len, opts.seed, 0)?;
-        // A store of its own on a device that tracks gradients (the main pass's may not).
-        let magnitudes = ParamStore::build(&specs, init_seed(opts.seed, &arch.id(), opts.variant.init), &device.clone().autodiff());
-        let gs = synflow_gradient(&magnitudes, &rec.linear, |s, r| Ok(arch.loss(s, &one, r, opts.fidelity).map(drop)?))?;
+        // GS makes the pass a backward pass, so the store is on a device that tracks gradients.
+        let gs = synflow_gradient(&store, &rec.linear, |s, r| Ok(arch.loss(s, &one, r, opts.fidelity).map(drop)?))?;
         inputs.insert(InputId::GS, gs)?;
         phases.backward += lap.elapsed().as_secs_f64();
     }

@@ -203,7 +203,7 @@ pub fn weight_only(proxy: &Proxy) -> bool {
 
 fn score_entries(proxy: &Proxy, entries: Vec<TensorEntry>, what: &str) -> Result<f64, SearchError> {
     let mut inputs = ProxyInputs::new();
-    inputs.insert(InputId::W, entries).map_err(|e| SearchError::Request(e.to_string()))?;
+    inputs.insert(InputId::W, entries).map_err(request)?;
     crate::eval::score(&proxy.typed, &inputs).map_err(|e| SearchError::Invalid { what: what.to_owned(), reason: e.reason })
 }
 
@@ -485,12 +485,7 @@ pub fn validation_loss(pre: &Pretrained, subnet: &Subnet, tokens: &[u32], window
 /// magnitudes on the minibatch's first sequence ([`crate::gather::synflow_gradient`]), both over
 /// the projection weights in the same order.
 pub fn gather_subnet(pre: &Pretrained, subnet: &Subnet, batch: &LmBatch, need: &[InputId], device: &Device) -> Result<ProxyInputs, SearchError> {
-    let mut need = need.to_vec();
-    for &(value, grad) in crate::eval::inputs::GRADIENT_PAIRS {
-        if need.contains(&grad) && !need.contains(&value) {
-            need.push(value);
-        }
-    }
+    let need = crate::gather::with_gradient_values(need);
     let backward = crate::lang::table::Pass::needed(&need) == crate::lang::table::Pass::Backward;
     let run_on = if backward { device.clone().autodiff().gradient_checkpointing() } else { device.clone().inner() };
     let arch = pre.arch(subnet)?;
@@ -500,20 +495,14 @@ pub fn gather_subnet(pre: &Pretrained, subnet: &Subnet, batch: &LmBatch, need: &
     let grads = backward.then(|| loss.backward());
     let own: Vec<String> = model::spec(&arch).into_iter().map(|s| s.name).collect();
     let own: Vec<&str> = own.iter().map(String::as_str).collect();
-    let gathered = |e: crate::gather::GatherError| SearchError::Request(e.to_string());
     // GraSP's direction: the gradients themselves, kept until the pass's gradients are freed.
-    let hg_direction: Option<Vec<_>> = need.contains(&InputId::HG).then(|| {
-        rec.linear.iter().map(|n| {
-            let t = store.matrix(n);
-            grads.as_ref().and_then(|g| t.grad(g)).unwrap_or_else(|| t.inner().zeros_like())
-        }).collect()
-    });
+    let hg_direction = need.contains(&InputId::HG).then(|| crate::gather::gradients_of(&store, &rec.linear, grads.as_ref()));
     let mut inputs = ProxyInputs::new();
-    crate::gather::read_out(&mut inputs, &store, &mut rec, grads.as_ref(), &need, &own).map_err(|e| SearchError::Request(e.to_string()))?;
+    crate::gather::read_out(&mut inputs, &store, &mut rec, grads.as_ref(), &need, &own).map_err(request)?;
     if let Some(direction) = hg_direction {
         drop(grads);
-        let hg = crate::gather::hessian_gradient(&store, &rec.linear, direction, |s| Ok(model::forward(s, &arch, batch, &mut Recorder::default()))).map_err(gathered)?;
-        inputs.insert(InputId::HG, hg).map_err(|e| SearchError::Request(e.to_string()))?;
+        let hg = crate::gather::hessian_gradient(&store, &rec.linear, direction, |s| Ok(model::forward(s, &arch, batch, &mut Recorder::default()))).map_err(request)?;
+        inputs.insert(InputId::HG, hg).map_err(request)?;
     }
     if need.contains(&InputId::GS) {
         let one = LmBatch { batch: 1, len: batch.len, ids: batch.ids[..batch.len].to_vec(), targets: batch.targets[..batch.len].to_vec() };
@@ -521,10 +510,15 @@ pub fn gather_subnet(pre: &Pretrained, subnet: &Subnet, batch: &LmBatch, need: &
             model::forward(s, &arch, &one, r);
             Ok(())
         })
-        .map_err(gathered)?;
-        inputs.insert(InputId::GS, gs).map_err(|e| SearchError::Request(e.to_string()))?;
+        .map_err(request)?;
+        inputs.insert(InputId::GS, gs).map_err(request)?;
     }
     Ok(inputs)
+}
+
+/// A failure of the gather stage under a sub-network's request, in its words.
+fn request(e: impl std::fmt::Display) -> SearchError {
+    SearchError::Request(e.to_string())
 }
 
 /// The proxy on a sub-network's gathered inputs ([`gather_subnet`]).
