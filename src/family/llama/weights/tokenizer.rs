@@ -193,12 +193,6 @@ impl BpeTokenizer {
         Self::build(PathBuf::new(), tokens, merges, pre, special, add_bos, None, None)
     }
 
-    /// Builds a SentencePiece BPE tokenizer from its pieces (id = position), their scores and
-    /// kinds, merging by score ([`PreTokenizer::Metaspace`] with `prefix` and `squeeze`).
-    pub fn sentencepiece(pieces: Vec<String>, scores: Vec<f32>, kinds: Vec<PieceKind>, prefix: bool, squeeze: bool, special: SpecialTokens, add_bos: bool) -> Result<BpeTokenizer> {
-        Self::build(PathBuf::new(), pieces, &[] as &[&str], PreTokenizer::Metaspace { prefix, squeeze }, special, add_bos, Some(scores), Some(kinds))
-    }
-
     /// The tokenizer of a SentencePiece `tokenizer.model` ([`super::sentencepiece`]), with BOS
     /// first when `add_bos`.
     pub fn from_sentencepiece_model(path: &std::path::Path, add_bos: bool) -> Result<BpeTokenizer> {
@@ -388,11 +382,14 @@ impl BpeTokenizer {
         for (token, id) in vocab {
             put(token, id.as_u64().ok_or_else(|| err(format!("the id of token `{token}` is not a number")))?)?;
         }
+        // Which added tokens are special (read below, once the vocabulary's size is known).
+        let mut added_special: Vec<(u64, bool)> = vec![];
         for added in json.get("added_tokens").and_then(|a| a.as_array()).map(Vec::as_slice).unwrap_or_default() {
             let (Some(content), Some(id)) = (added.get("content").and_then(|c| c.as_str()), added.get("id").and_then(|i| i.as_u64())) else {
                 return Err(err("an entry of `added_tokens` lacks `content` or `id`".into()));
             };
             put(content, id)?;
+            added_special.push((id, added.get("special").and_then(|v| v.as_bool()).unwrap_or(false)));
         }
         let tokens: Vec<String> = by_id.into_iter().enumerate().map(|(i, t)| t.ok_or_else(|| err(format!("no token has id {i}")))).collect::<Result<_>>()?;
         let merges: Vec<String> = model
@@ -465,13 +462,8 @@ impl BpeTokenizer {
         // Added tokens that are not special are matched in the text first (as `tokenizers` does);
         // special ones are read as plain text, like every special token.
         let mut kinds = vec![PieceKind::Normal; tokens.len()];
-        for added in json.get("added_tokens").and_then(|a| a.as_array()).map(Vec::as_slice).unwrap_or_default() {
-            if let Some(id) = added.get("id").and_then(|i| i.as_u64()) {
-                let special = added.get("special").and_then(|v| v.as_bool()).unwrap_or(false);
-                if let Some(k) = kinds.get_mut(id as usize) {
-                    *k = if special { PieceKind::Control } else { PieceKind::UserDefined };
-                }
-            }
+        for (id, special) in added_special {
+            kinds[id as usize] = if special { PieceKind::Control } else { PieceKind::UserDefined };
         }
         let mut tokenizer = Self::build(path.clone(), tokens, &merges, pre, SpecialTokens::default(), false, None, Some(kinds))?;
         if byte_fallback {
