@@ -564,6 +564,22 @@ fn gathered_inputs_of_a_subnet_follow_lpzero_order_and_match_central_differences
     assert!(w[31].data.iter().zip(base.iter().flatten()).all(|(a, b)| *a as f64 == *b));
     assert_eq!(inputs.get(A).unwrap()[1].shape, vec![1, 8, 12]);
     assert_eq!(inputs.get(Z).unwrap()[0].shape, vec![1, 8, 21]);
+    // The architecture scalars: the configuration's depth and width, and N the elements of the
+    // active blocks, by hand: per layer q (A r×h, B h×r, base h×h), k and v (A r×h, B kv×r, base
+    // kv×h), o h×h, gate and up (A r'×h, B f×r', base f×h), down (A R×f, B h×R, base h×f: its
+    // rank R is not elastic in LoNAS's space, the adapter's full rank).
+    let scalars = search::gather_subnet(&pre, &s, &batch, &[lpzero::lang::table::InputId::L, lpzero::lang::table::InputId::D, lpzero::lang::table::InputId::N], &Device::flex()).unwrap();
+    let number = |id| scalars.get(id).unwrap()[0].data[0] as usize;
+    let (h, kv) = (t.hidden, t.hidden / t.heads * t.kv_heads);
+    let by_hand: usize = (0..2)
+        .map(|l| {
+            let (f, r, rf) = (s.ffn[l], s.attn_rank[l], s.ffn_rank[l]);
+            let full = t.lora_rank;
+            (r * h + h * r + h * h) + 2 * (r * h + kv * r + kv * h) + h * h + 2 * (rf * h + f * rf + f * h) + (full * f + h * full + h * f)
+        })
+        .sum();
+    assert_eq!(by_hand, w.iter().map(|e| e.numel()).sum::<usize>(), "N by hand is the elements of W");
+    assert_eq!((number(lpzero::lang::table::InputId::L), number(lpzero::lang::table::InputId::D), number(lpzero::lang::table::InputId::N)), (2, h, by_hand));
     assert_eq!(inputs.get(S).unwrap()[0].shape, vec![1, 4, 8, 8]);
     assert_eq!(inputs.get(H).unwrap()[0].shape, vec![1, 4, 8, 4]);
     // G of the base and of lora_B of layer 1's gate projection against the f64 loss.

@@ -296,3 +296,84 @@ fn the_new_inputs_exist_for_every_family() {
         assert!(!g.inputs.get(Z).unwrap().is_empty(), "{case}: Z");
     }
 }
+
+/// `N` by hand from a GPT-2 configuration: per block `c_attn` 3d × d, `c_proj` d × d, `c_fc`
+/// d_inner × d and the FFN's `c_proj` d × d_inner.
+fn gpt2_block_weights(a: &lpzero::family::gpt2::Gpt2Arch) -> usize {
+    (0..a.n_layer).map(|l| 4 * a.d_model * a.d_model + 2 * a.d_model * a.d_inner[l]).sum()
+}
+
+/// `N` by hand from a Transformer-XL configuration: per block `qkv_net` 3·h·d_head × d,
+/// `o_net` d × h·d_head, `r_net` h·d_head × d, and the FFN's two layers d_inner × d and d × d_inner.
+fn transxl_block_weights(a: &lpzero::family::transxl::TxlArch) -> usize {
+    (0..a.n_layer).map(|l| 5 * a.n_head[l] * a.d_head[l] * a.d_model + 2 * a.d_inner[l] * a.d_model).sum()
+}
+
+/// `N` by hand for FlexiBERT as trained.
+fn flexibert_block_weights(a: &FlexiArch) -> usize {
+    let h = a.hidden_size;
+    a.layers
+        .iter()
+        .map(|l| {
+            let ffn = if l.num_ffn == 1 { 2 * h * 4 * h } else { h * 4 * h + 4 * h * l.ffn_dim + (l.num_ffn - 2) * l.ffn_dim * l.ffn_dim + l.ffn_dim * h };
+            4 * h * h + ffn
+        })
+        .sum()
+}
+
+#[test]
+fn the_architecture_scalars_are_the_configurations_numbers() {
+    let device = Device::flex();
+    let need: &[InputId] = &[L, D, N];
+    assert_eq!(lpzero::lang::table::Pass::needed(need), lpzero::lang::table::Pass::Weights, "no forward pass for L, D, N");
+    let g2 = gpt2();
+    let t = transxl();
+    let cases: [(&str, Arc<dyn Arch>, Corpus, Fidelity, (usize, usize, usize)); 4] = [
+        {
+            let a = g2.as_any().downcast_ref::<lpzero::family::gpt2::Gpt2Arch>().unwrap();
+            ("gpt2", g2.clone(), Corpus::grammar(3, 2000), Fidelity::Trained, (a.n_layer, a.d_model, gpt2_block_weights(a)))
+        },
+        {
+            let a = t.as_any().downcast_ref::<lpzero::family::transxl::TxlArch>().unwrap();
+            ("transxl", t.clone(), Corpus::grammar(3, 2000), Fidelity::Trained, (a.n_layer, a.d_model, transxl_block_weights(a)))
+        },
+        // FlexiBERT as trained (FLEXIBERT_TRAINED.md §1, §3): every layer self-attention (q, k, v,
+        // o: H × H), the FFN H → 4H, then 4H → F and F → F up to `num_ffn` layers, then back to H.
+        ("flexibert", Arc::new(flexibert()) as Arc<dyn Arch>, Corpus::builtin(), Fidelity::Trained, (2, 128, flexibert_block_weights(&flexibert()))),
+        // As the reference built it the network is another one (256 wide); L and D are still the
+        // configuration's, N counts the network gathered.
+        ("flexibert-reference", Arc::new(flexibert()) as Arc<dyn Arch>, Corpus::builtin(), Fidelity::Reference, (2, 128, 0)),
+    ];
+    for (case, arch, corpus, fidelity, (layers, width, weights)) in cases {
+        let g = gather(&*arch, &corpus, &opts(fidelity), &device, need).unwrap();
+        let one = |id: InputId| {
+            let e = g.inputs.get(id).unwrap_or_else(|| panic!("{case}: {id:?} gathered"));
+            assert_eq!(e.len(), 1, "{case}: {id:?} is one entry");
+            assert!(e[0].shape.is_empty(), "{case}: {id:?} is one number");
+            e[0].data[0] as f64
+        };
+        assert_eq!(one(L), layers as f64, "{case}: L");
+        assert_eq!(one(D), width as f64, "{case}: D");
+        // N is the elements of W, whatever W holds; checked by hand where the test derives it.
+        let w = gather(&*arch, &corpus, &opts(fidelity), &device, &[W]).unwrap();
+        let elements: usize = w.inputs.get(W).unwrap().iter().map(|e| e.numel()).sum();
+        assert_eq!(one(N), elements as f64, "{case}: N is the elements of W");
+        if weights > 0 {
+            assert_eq!(elements, weights, "{case}: the blocks' linear weights counted by hand");
+        }
+        assert_eq!(score("sum(L) * 1000 + avg(D)", &g.inputs).unwrap(), (layers * 1000 + width) as f64, "{case}: scored");
+        // Element-wise ops run in f32.
+        let log_n = score("avg(log(N))", &g.inputs).unwrap();
+        assert!((log_n - (elements as f64).ln()).abs() <= 1e-6 * log_n.abs(), "{case}: log N {log_n}");
+        // An inputs file carries them (rank-0 tensors) and reads them back.
+        let bytes = lpzero::eval::file::to_bytes(&g.inputs, &Default::default());
+        let (back, _) = lpzero::eval::file::from_bytes(&bytes, "test", "a", lpzero::eval::file::Check::Finite).unwrap();
+        for id in [L, D, N] {
+            assert_eq!(back.get(id).unwrap()[0].shape, Vec::<usize>::new(), "{case}: {id:?} read back");
+            assert_eq!(back.get(id).unwrap()[0].data[..], g.inputs.get(id).unwrap()[0].data[..], "{case}: {id:?} read back");
+        }
+    }
+    // They are entries of their own alignment: combining them element-wise with W is refused.
+    let err = Proxy::parse("avg(W * N)").err().expect("W * N is a type error");
+    assert!(format!("{err:?}").contains("E105"), "{err:?}");
+}

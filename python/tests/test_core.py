@@ -53,7 +53,7 @@ def test_the_stdlib_is_there():
     lib = lpzero.stdlib()
     assert {"snip", "grad_norm", "fisher", "lpzero_gpt2", "lpzero_flexibert"} <= set(lib)
     assert lib["snip"].text == "sum(abs(G * W))"
-    assert lpzero.inputs_names() == ["A", "GA", "H", "GH", "S", "W", "G", "J", "P", "Z", "GS", "HG"]
+    assert lpzero.inputs_names() == ["A", "GA", "H", "GH", "S", "W", "G", "J", "P", "Z", "GS", "HG", "L", "D", "N"]
 
 
 def sample_inputs(seed=0, arch="a", scale=1.0):

@@ -92,7 +92,9 @@ pub struct EvolveArgs {
     pub max_size: usize,
     /// Inputs the candidates may read, comma-separated [default: the paper's six, A H S W G J;
     /// GA, GH and P are allowed but cost memory: the search keeps every search architecture's
-    /// inputs in memory]. (Called `--inputs` before `--inputs DIR` named input files.)
+    /// inputs in memory; L, D and N, the architecture's depth, width and block weight count,
+    /// let a search find "size times something"]. (Called `--inputs` before `--inputs DIR` named
+    /// input files.)
     #[arg(long, value_delimiter = ',', value_name = "A,H,...")]
     pub read: Vec<String>,
     /// Turn the Rule-based Pruning Strategy off (the ablation).

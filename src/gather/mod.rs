@@ -223,13 +223,35 @@ fn grad_or_zeros(t: &Tensor<2>, grads: Option<&burn::tensor::Gradients>) -> Tens
     t.grad(grads).unwrap_or_else(|| t.clone().inner().zeros_like())
 }
 
+/// What an architecture states of itself, for the inputs `L` and `D` (`N` is counted from the
+/// linear weights the pass used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArchNumbers {
+    /// Its number of blocks.
+    pub layers: usize,
+    /// Its hidden size.
+    pub width: usize,
+}
+
 /// Reads the inputs `need` asks for out of a finished pass into `inputs`: `W`/`G` over the
 /// linear weights the recorder saw (in forward order), the recorded activations and their
-/// probes' gradients (`A`/`GA`, `H`/`GH`, `J`), `S`, `Z`, and `P` over the parameters named in
-/// `own`. `grads` are the backward pass's gradients (when a gradient input is needed). The
-/// recordings are consumed. `GS` and `HG` take passes of their own and are not read here.
-pub fn read_out(inputs: &mut ProxyInputs, store: &ParamStore, rec: &mut Recorder, grads: Option<&burn::tensor::Gradients>, need: &[InputId], own: &[&str]) -> Result<(), InputError> {
+/// probes' gradients (`A`/`GA`, `H`/`GH`, `J`), `S`, `Z`, `P` over the parameters named in
+/// `own`, and the architecture scalars `L`, `D` (from `numbers`) and `N` (the elements of those
+/// linear weights). `grads` are the backward pass's gradients (when a gradient input is needed).
+/// The recordings are consumed. `GS` and `HG` take passes of their own and are not read here.
+pub fn read_out(inputs: &mut ProxyInputs, store: &ParamStore, rec: &mut Recorder, grads: Option<&burn::tensor::Gradients>, need: &[InputId], own: &[&str], numbers: ArchNumbers) -> Result<(), InputError> {
     let wants = |id: InputId| need.contains(&id);
+    // One number each, as a rank-0 entry (f32: exact up to 2^24, then within 6e-8 relative).
+    let number = |x: usize| vec![TensorEntry { data: std::sync::Arc::from([x as f32]), shape: vec![] }];
+    if wants(InputId::L) {
+        inputs.insert(InputId::L, number(numbers.layers))?;
+    }
+    if wants(InputId::D) {
+        inputs.insert(InputId::D, number(numbers.width))?;
+    }
+    if wants(InputId::N) {
+        inputs.insert(InputId::N, number(rec.linear.iter().map(|name| store.matrix(name).dims().iter().product::<usize>()).sum()))?;
+    }
     if wants(InputId::W) {
         inputs.insert(InputId::W, rec.linear.iter().map(|name| entry(store.matrix(name))).collect())?;
     }
@@ -312,7 +334,7 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     // P: the model's own parameters; a loss head (group `head`) is not part of the model.
     let own: Vec<&str> = specs.iter().filter(|s| s.group != "head").map(|s| s.name.as_str()).collect();
     let numel = specs.iter().filter(|s| s.group != "head").map(|s| s.numel()).sum();
-    read_out(&mut inputs, &store, &mut rec, grads.as_ref(), need, &own)?;
+    read_out(&mut inputs, &store, &mut rec, grads.as_ref(), need, &own, ArchNumbers { layers: arch.layers(), width: arch.width() })?;
     phases.extract = lap.elapsed().as_secs_f64();
     if let Some(direction) = hg_direction {
         drop(grads);

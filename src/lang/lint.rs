@@ -100,6 +100,8 @@ pub fn input_signs(input: InputId) -> Signs {
         // A Synflow gradient vanishes where nothing reaches the output; a curvature product can
         // be anything.
         InputId::GS | InputId::HG => Signs::ANY,
+        // Counts of blocks, channels and weights.
+        InputId::L | InputId::D | InputId::N => Signs::POS,
     }
 }
 

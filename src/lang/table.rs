@@ -25,6 +25,8 @@ pub enum Alignment {
     Embedding,
     /// One entry per parameter tensor of the whole model.
     Parameter,
+    /// A single entry, one number that the architecture states (its depth, its width, its size).
+    Architecture,
 }
 
 impl Alignment {
@@ -36,6 +38,7 @@ impl Alignment {
             Alignment::Attention => "one entry per attention layer",
             Alignment::Embedding => "a single entry for the input embeddings",
             Alignment::Parameter => "one entry per parameter tensor",
+            Alignment::Architecture => "a single entry, one number of the architecture",
         }
     }
 }
@@ -67,6 +70,12 @@ pub enum InputId {
     GS,
     /// GraSP's Hessian-gradient product `H·G` over the block linear weights.
     HG,
+    /// The architecture's depth (number of blocks).
+    L,
+    /// The architecture's width (hidden size).
+    D,
+    /// The number of weights of the blocks' linear layers (the elements of `W`).
+    N,
 }
 
 /// The declaration of one input.
@@ -204,6 +213,33 @@ pub const INPUTS: &[InputSpec] = &[
         alignment: Alignment::Linear,
         axes: Some(&["out", "in"]),
         pass: Pass::Backward,
+    },
+    // The architecture scalars: what a config file says, offered so that a search can find
+    // "size times something" and `rank`'s statistics can say whether the something adds
+    // anything. No stdlib proxy reads them and `evolve` draws them only when `--read` names them.
+    InputSpec {
+        id: InputId::L,
+        name: "L",
+        summary: "the architecture's depth: its number of blocks (one number; needs no forward pass)",
+        alignment: Alignment::Architecture,
+        axes: Some(&[]),
+        pass: Pass::Weights,
+    },
+    InputSpec {
+        id: InputId::D,
+        name: "D",
+        summary: "the architecture's width: its hidden size, d_model (one number; needs no forward pass)",
+        alignment: Alignment::Architecture,
+        axes: Some(&[]),
+        pass: Pass::Weights,
+    },
+    InputSpec {
+        id: InputId::N,
+        name: "N",
+        summary: "the number of weights of the blocks' linear layers, the elements of W in all (one number; needs no forward pass)",
+        alignment: Alignment::Architecture,
+        axes: Some(&[]),
+        pass: Pass::Weights,
     },
 ];
 

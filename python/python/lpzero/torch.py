@@ -39,8 +39,9 @@ from . import Inputs
 GRADIENTS = {"G", "GA", "GH", "J"}
 ALL = ["A", "GA", "H", "GH", "S", "W", "G", "J", "P"]
 # Inputs of the language that this module does not gather yet: FFN pre-activations, Synflow's
-# and GraSP's gradients (they need passes of their own).
-NOT_FROM_TORCH = {"Z", "GS", "HG"}
+# and GraSP's gradients (they need passes of their own), and the architecture scalars L, D, N
+# (what a configuration states; an inputs file may carry them as rank-0 tensors `L.0`, ...).
+NOT_FROM_TORCH = {"Z", "GS", "HG", "L", "D", "N"}
 
 
 @dataclass

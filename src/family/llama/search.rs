@@ -498,7 +498,8 @@ pub fn gather_subnet(pre: &Pretrained, subnet: &Subnet, batch: &LmBatch, need: &
     // GraSP's direction: the gradients themselves, kept until the pass's gradients are freed.
     let hg_direction = need.contains(&InputId::HG).then(|| crate::gather::gradients_of(&store, &rec.linear, grads.as_ref()));
     let mut inputs = ProxyInputs::new();
-    crate::gather::read_out(&mut inputs, &store, &mut rec, grads.as_ref(), &need, &own).map_err(request)?;
+    let numbers = crate::gather::ArchNumbers { layers: arch.config.num_hidden_layers, width: arch.config.hidden_size };
+    crate::gather::read_out(&mut inputs, &store, &mut rec, grads.as_ref(), &need, &own, numbers).map_err(request)?;
     if let Some(direction) = hg_direction {
         drop(grads);
         let hg = crate::gather::hessian_gradient(&store, &rec.linear, direction, |s| Ok(model::forward(s, &arch, batch, &mut Recorder::default()))).map_err(request)?;
