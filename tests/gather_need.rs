@@ -59,10 +59,10 @@ fn a_partial_gather_equals_the_full_one_and_runs_no_more_than_it_needs() {
     for (case, arch, corpus, fidelity) in cases() {
         let o = opts(fidelity);
         let full = gather(&*arch, &corpus, &o, &device, &all_inputs()).unwrap();
-        assert_eq!(full.inputs.present().count(), 12, "{case}: the full gather has every input");
+        assert_eq!(full.inputs.present().count(), 15, "{case}: the full gather has every input");
         let loss = full.loss.expect("a full gather has a loss");
         // (asked for, what comes back, whether a forward pass over the minibatch ran)
-        let subsets: [(&[InputId], &[InputId], bool); 12] = [
+        let subsets: [(&[InputId], &[InputId], bool); 13] = [
             (&[W], &[W], false),
             (&[P], &[P], false),
             (&[P, W], &[W, P], false),
@@ -74,6 +74,7 @@ fn a_partial_gather_equals_the_full_one_and_runs_no_more_than_it_needs() {
             (&[Z], &[Z], true),
             (&[GS], &[W, GS], true),
             (&[HG], &[W, HG], true),
+            (&[L, D, N], &[L, D, N], false),
             (&[], &[], false),
         ];
         for (need, present, forward) in subsets {
