@@ -1,7 +1,8 @@
 //! `ProxyInputs`: what one architecture and one minibatch give the interpreter.
 //!
-//! Plain data, independent of the model that produced it: a map from each input (`A GA H GH S
-//! W G J P`) to its entries, each a flat f32 host slice with its logical shape. Tests, embedders,
+//! Plain data, independent of the model that produced it: a map from each input of the input
+//! table (`A GA H GH S W G J P Z GS HG`, and the architecture scalars `L D N`, one rank-0 entry
+//! each) to its entries, each a flat f32 host slice with its logical shape. Tests, embedders,
 //! input files and the Python package build it by hand; the gather stage builds it from a
 //! forward/backward pass. Nothing here needs a tensor library.
 
