@@ -5,9 +5,11 @@
 use crate::plot::{escape, nice_ticks, COLORS};
 
 /// An SVG line plot of best fitness per iteration; each series is `(label, best per iteration)`
-/// with `None` where no valid candidate existed yet. `heldout` is the held-out ρ of the first
-/// series' best proxy, drawn as a marker and a dashed line at the last iteration.
-pub fn convergence(title: &str, series: &[(String, Vec<Option<f64>>)], heldout: Option<f64>) -> String {
+/// with `None` where no valid candidate existed yet; `axis` says what the values are (Spearman ρ,
+/// or a fitness). `heldout` is the held-out ρ of the first series' best proxy and what it is of
+/// ("evolution's best proxy"), drawn as a marker and a dashed line at the last iteration.
+pub fn convergence(title: &str, axis: &str, series: &[(String, Vec<Option<f64>>)], heldout: Option<(f64, &str)>) -> String {
+    let (heldout, heldout_of) = (heldout.map(|h| h.0), heldout.map_or("", |h| h.1));
     let (w, m_left, m_right, m_top) = (720.0, 70.0, 30.0, 48.0);
     let plot_h = 330.0;
     let legend_rows = series.len() + usize::from(heldout.is_some());
@@ -51,11 +53,12 @@ pub fn convergence(title: &str, series: &[(String, Vec<Option<f64>>)], heldout: 
     svg.push_str(&format!(
         "<rect x=\"{m_left}\" y=\"{m_top}\" width=\"{pw}\" height=\"{plot_h}\" fill=\"none\" stroke=\"#444\"/>\n\
          <text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">iteration (offspring)</text>\n\
-         <text x=\"18\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 18 {})\">best Spearman ρ on the search set</text>\n",
+         <text x=\"18\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 18 {})\">{}</text>\n",
         m_left + pw / 2.0,
         m_top + plot_h + 36.0,
         m_top + plot_h / 2.0,
-        m_top + plot_h / 2.0
+        m_top + plot_h / 2.0,
+        escape(axis)
     ));
     for (s, (_, v)) in series.iter().enumerate() {
         let color = COLORS[s % COLORS.len()];
@@ -83,12 +86,12 @@ pub fn convergence(title: &str, series: &[(String, Vec<Option<f64>>)], heldout: 
     }
     if let Some(r) = heldout {
         svg.push_str(&format!(
-            "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{}\" stroke=\"black\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">held-out ρ of {}'s best proxy: {r:.3}</text>\n",
+            "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{}\" stroke=\"black\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">held-out ρ of {}: {r:.3}</text>\n",
             m_left + 12.0,
             COLORS[0],
             m_left + 30.0,
             y + 4.0,
-            escape(series.first().map_or("the run", |s| s.0.as_str()))
+            escape(heldout_of)
         ));
     }
     svg.push_str("</svg>\n");
@@ -100,16 +103,19 @@ mod tests {
     #[test]
     fn one_line_per_series_with_its_label_and_ticks() {
         let s = vec![("evolution".to_string(), vec![None, Some(0.5), Some(0.7)]), ("random <search>".to_string(), vec![Some(0.4), Some(0.4), Some(0.6)])];
-        let svg = super::convergence("flexibert: search set of 3, seed 1", &s, Some(0.65));
+        let svg = super::convergence("flexibert: search set of 3, seed 1", "best Spearman ρ on the search set", &s, Some((0.65, "evolution's best proxy")));
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("random &lt;search&gt;"));
         assert!(svg.contains("held-out ρ of evolution's best proxy: 0.650"));
+        let joint = super::convergence("a + b", "best fitness: the worst over 2 benchmarks of Spearman ρ", &s, Some((0.65, "evolution's best proxy on gpt2-wt103")));
+        assert!(joint.contains("held-out ρ of evolution's best proxy on gpt2-wt103: 0.650"));
         // The first series skips the iteration without a valid candidate.
         let first = svg.split("<polyline").nth(1).unwrap();
         assert_eq!(first.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split(' ').count(), 2);
         // Ticks along the iteration axis, not only its ends.
         let long = vec![("evolution".to_string(), (0..1001).map(|i| Some(i as f64 / 1000.0)).collect())];
-        let svg = super::convergence("t", &long, None);
+        let svg = super::convergence("t", "fitness", &long, None);
+        assert!(svg.contains(">fitness</text>"), "the axis says what the curve is");
         for t in [">0<", ">200<", ">400<", ">600<", ">800<", ">1000<"] {
             assert!(svg.contains(t), "tick {t} missing");
         }
