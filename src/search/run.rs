@@ -483,7 +483,10 @@ pub fn evolve<S: Serialize + Clone>(
         })
         .collect();
     write(&dir.join("best.proxy"), &format!("{header}{also_text}evolved = {}\n", best.text))?;
-    let mut series = vec![(label.clone(), history.iter().map(|r| r.best).collect::<Vec<_>>())];
+    // The plot says what its curve is: Spearman ρ on one search set, or the fitness (the worst
+    // or mean over several benchmarks, folds, parsimony), and on which benchmark the held-out ρ is.
+    let curve = if fitness_is_rho { label.clone() } else { format!("{label} (fitness: {})", config.objective.describe(sources.len())) };
+    let mut series = vec![(curve, history.iter().map(|r| r.best).collect::<Vec<_>>())];
     for other in &settings.compare {
         let h = read_history(other)?;
         let name = read_checkpoint::<serde_json::Value>(other)
@@ -491,26 +494,16 @@ pub fn evolve<S: Serialize + Clone>(
             .unwrap_or_else(|_| other.display().to_string());
         series.push((name, h.iter().map(|r| r.best).collect()));
     }
-    // The plot says what its curve is: Spearman ρ on one search set, or the fitness (the worst
-    // or mean over several benchmarks, folds, parsimony), and on which benchmark the held-out ρ is.
     let heldout_rho = report.proxies[0].correlation.spearman;
-    let title = if also.is_empty() {
-        format!("{}: search set of {} architectures, seed {}", crate::plot::short_name(&info.bench), search_idx.len(), config.seed)
-    } else {
-        let names: Vec<String> = std::iter::once(crate::plot::short_name(&info.bench)).chain(also.iter().map(|a| crate::plot::short_name(&a.source.bench))).collect();
-        let sizes: Vec<String> = std::iter::once(search_idx.len()).chain(also.iter().map(|a| a.search_archs)).map(|n| n.to_string()).collect();
-        format!("{}: search sets of {} architectures, seed {}", names.join(" + "), sizes.join(" + "), config.seed)
-    };
-    let axis = if fitness_is_rho { "best Spearman ρ on the search set" } else { "best fitness on the search sets" };
-    if !fitness_is_rho {
-        series[0].0 = format!("{} (fitness: {})", series[0].0, config.objective.describe(sources.len()));
-    }
-    let heldout_of = match also.is_empty() {
-        true => format!("{label}'s best proxy"),
-        false => format!("{label}'s best proxy on {}", crate::plot::short_name(&info.bench)),
-    };
+    let first = crate::plot::short_name(&info.bench);
+    let names: Vec<String> = std::iter::once(first.clone()).chain(also.iter().map(|a| crate::plot::short_name(&a.source.bench))).collect();
+    let sizes: Vec<String> = std::iter::once(search_idx.len()).chain(also.iter().map(|a| a.search_archs)).map(|n| n.to_string()).collect();
+    let sets = if also.is_empty() { "set" } else { "sets" };
+    let title = format!("{}: search {sets} of {} architectures, seed {}", names.join(" + "), sizes.join(" + "), config.seed);
+    let axis = if fitness_is_rho { "best Spearman ρ on the search set".to_owned() } else { format!("best fitness on the search {sets}") };
+    let heldout_of = if also.is_empty() { format!("{label}'s best proxy") } else { format!("{label}'s best proxy on {first}") };
     let stem = dir.join("convergence");
-    let plot = super::plot::convergence(&title, axis, &series, heldout_rho.map(|r| (r, heldout_of.as_str())));
+    let plot = super::plot::convergence(&title, &axis, &series, heldout_rho.map(|r| (r, heldout_of.as_str())));
     crate::plot::write_svg_and_png(&stem, &plot).map_err(io(&stem.with_extension("png")))?;
     let rows = heldout_rows(&report);
     let search_fitness = (!fitness_is_rho).then(|| best.fitness.rho()).flatten();
