@@ -7,8 +7,9 @@
 //! keeps the value of every sub-expression that is one scalar per entry (a branch such as
 //! `mean(sq(W))`), so a branch shared by many candidates is computed once per architecture; tensor
 //! intermediates are not kept, which bounds the memo to a few numbers per sub-expression.
-//! Architectures are scored in parallel, in chunks; the first invalid architecture ends the
-//! evaluation (the reference did the same), so invalid candidates are cheap.
+//! Architectures are scored in parallel, one at a time per thread; the first invalid
+//! architecture ends the evaluation (the reference did the same), so invalid candidates are
+//! cheap.
 
 use crate::eval::{Interpreter, ProxyInputs};
 use crate::lang::check::Typed;
@@ -147,7 +148,6 @@ pub struct SearchSet<'a> {
     interps: Vec<Interpreter<'a>>,
     ids: Vec<String>,
     truth: Vec<f64>,
-    chunk: usize,
     objective: Objective,
     groups: Vec<Group>,
 }
@@ -166,9 +166,8 @@ impl<'a> SearchSet<'a> {
     /// (higher is better).
     pub fn new(inputs: &'a [ProxyInputs], ids: Vec<String>, truth: Vec<f64>) -> Self {
         let interps: Vec<Interpreter<'a>> = inputs.iter().map(|i| Interpreter::new(i).with_memo_budget(0)).collect();
-        let chunk = (rayon::current_num_threads() * 2).max(2);
         let n = interps.len();
-        SearchSet { interps, ids, truth, chunk, objective: Objective::default(), groups: vec![Group { range: 0..n, folds: vec![] }] }
+        SearchSet { interps, ids, truth, objective: Objective::default(), groups: vec![Group { range: 0..n, folds: vec![] }] }
     }
 
     /// The same set as the search sets of several benchmarks, of these sizes, in order (they must
@@ -213,16 +212,35 @@ impl<'a> SearchSet<'a> {
         self.interps.is_empty()
     }
 
-    /// The candidate's scores on every architecture, or the first reason it is invalid.
+    /// The candidate's scores on every architecture, or the reason it is invalid on the first
+    /// architecture (in the set's order) where it is. Architectures are scored in parallel, each
+    /// thread taking the next one as it finishes (their sizes differ a lot); once one is invalid,
+    /// architectures after it are not scored, so an invalid candidate is cheap, and every one
+    /// before it is, so the reason is the first one's whatever the threads' timing.
     pub fn scores(&mut self, typed: &Typed) -> Result<Vec<f64>, String> {
-        let mut scores = Vec::with_capacity(self.len());
-        for (c, chunk) in self.interps.chunks_mut(self.chunk).enumerate() {
-            let results: Vec<_> = chunk.par_iter_mut().map(|it| it.score(typed)).collect();
-            for (k, r) in results.into_iter().enumerate() {
-                match r {
-                    Ok(v) => scores.push(v),
-                    Err(e) => return Err(format!("architecture {}: {}", self.ids[c * self.chunk + k], e.reason)),
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let first_invalid = AtomicUsize::new(usize::MAX);
+        let results: Vec<Option<Result<f64, _>>> = self
+            .interps
+            .par_iter_mut()
+            .with_max_len(1)
+            .enumerate()
+            .map(|(i, it)| {
+                if i > first_invalid.load(Ordering::Relaxed) {
+                    return None;
                 }
+                let r = it.score(typed);
+                if r.is_err() {
+                    first_invalid.fetch_min(i, Ordering::Relaxed);
+                }
+                Some(r)
+            })
+            .collect();
+        let mut scores = Vec::with_capacity(self.len());
+        for (i, r) in results.into_iter().enumerate() {
+            match r.expect("every architecture before the first invalid one is scored") {
+                Ok(v) => scores.push(v),
+                Err(e) => return Err(format!("architecture {}: {}", self.ids[i], e.reason)),
             }
         }
         Ok(scores)
