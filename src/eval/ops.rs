@@ -314,6 +314,17 @@ pub fn all_finite(t: &[f32]) -> bool {
     t.iter().all(|x| x.is_finite())
 }
 
+/// A new tensor buffer holding `t`, to be changed in place through [`unique`] (one copy, where
+/// building a `Vec` and converting it would copy twice).
+fn copy(t: &[f32]) -> Arc<[f32]> {
+    Arc::from(t)
+}
+
+/// The elements of a buffer made by [`copy`] and not shared yet.
+fn unique(data: &mut Arc<[f32]>) -> &mut [f32] {
+    Arc::get_mut(data).expect("a buffer just made has one owner")
+}
+
 fn map(t: &[f32], f: impl Fn(f32) -> f32) -> Arc<[f32]> {
     t.iter().map(|&x| f(x)).collect()
 }
@@ -481,9 +492,9 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
         Semantics::Elementwise(p) => map_entries(x, |e| match e {
             Entry::Scalar(v) => Ok(Entry::Scalar((p.scalar)(v))),
             Entry::Tensor(t) => {
-                let mut data = t.data.to_vec();
-                (p.block)(&mut data);
-                let out = TensorEntry { data: data.into(), shape: t.shape };
+                let mut data = copy(&t.data);
+                (p.block)(unique(&mut data));
+                let out = TensorEntry { data, shape: t.shape };
                 Ok(Entry::Tensor(if p.may_overflow { check_finite(out, what)? } else { out }))
             }
         }),
@@ -531,21 +542,20 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
             if last == 0 || n == 0 {
                 return Ok(Entry::Tensor(t));
             }
-            let mut out = Vec::with_capacity(n);
-            for row in x.chunks(last) {
+            let mut data = copy(x);
+            for row in unique(&mut data).chunks_mut(last) {
                 let m = row.iter().copied().fold(f32::NEG_INFINITY, |a, b| if b.is_nan() || b > a { b } else { a });
-                let start = out.len();
                 // e = exp(x − max) in f32 (each element once), their sum in f64.
-                out.extend(row.iter().map(|&v| (v - m).exp()));
-                let total = sum_by(&out[start..], |e| e as f64);
                 if op == Normalizer::Softmax {
-                    out[start..].iter_mut().for_each(|e| *e = (*e as f64 / total) as f32);
+                    row.iter_mut().for_each(|v| *v = (*v - m).exp());
+                    let total = sum_by(row, |e| e as f64);
+                    row.iter_mut().for_each(|e| *e = (*e as f64 / total) as f32);
                 } else {
-                    let lse = total.ln();
-                    out[start..].iter_mut().zip(row).for_each(|(e, &v)| *e = ((v - m) as f64 - lse) as f32);
+                    let lse = sum_by(row, |v| (v - m).exp() as f64).ln();
+                    row.iter_mut().for_each(|v| *v = ((*v - m) as f64 - lse) as f32);
                 }
             }
-            out.into()
+            data
         }
         Normalizer::Minmax => {
             if n == 0 {
