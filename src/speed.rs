@@ -6,8 +6,10 @@
 //! device (seconds per architecture, split into its phases), the whole stdlib is scored on each
 //! (seconds per architecture), and a fixed set of random valid template candidates, the kind
 //! `evolve` evaluates, is scored on the gathered set as the search does (evaluations per
-//! second, one evaluation = one candidate on one architecture). Proxy evaluation runs on the
-//! host whatever the device (`crate::eval`); only the gather depends on it.
+//! second, one evaluation = one candidate on one architecture, and the GB/s of inputs they
+//! read). Two references are measured beside them: the machine's read bandwidth
+//! ([`read_bandwidth_gbs`]) and the device's matrix product ([`matmul_gflops`]). Proxy
+//! evaluation runs on the host whatever the device (`crate::eval`); only the gather depends on it.
 
 use crate::bench::Benchmark;
 use crate::device::DeviceKind;
@@ -90,6 +92,16 @@ pub struct SpeedRow {
     pub stdlib_seconds_per_arch: f64,
     /// Candidate × architecture evaluations per second on the gathered (in-memory) inputs.
     pub evaluations_per_second: f64,
+    /// GB/s of inputs those evaluations read: the bytes of the inputs each candidate valid on
+    /// every architecture reads, per second of scoring it (compare [`DeviceReport::read_gbs`]).
+    #[serde(default)]
+    pub evaluation_read_gbs: f64,
+    /// GFLOP/s of the gather's forward pass, counting the matrix products of the blocks' linear
+    /// layers only (`2 · N · tokens`, `N` their weights): a lower bound of what it reaches
+    /// (attention scores and the output head are not counted); compare
+    /// [`DeviceReport::matmul_gflops`].
+    #[serde(default)]
+    pub forward_gflops: f64,
     /// Bytes of gathered inputs per architecture.
     pub input_bytes_per_arch: f64,
     /// Mean loss of the gathers (a check that devices computed the same thing).
@@ -125,6 +137,61 @@ pub struct DeviceReport {
     pub rows: Vec<SpeedRow>,
     /// Peak resident memory of the process (Linux), MiB.
     pub peak_rss_mib: Option<f64>,
+    /// This machine's read bandwidth, GB/s ([`read_bandwidth_gbs`]).
+    #[serde(default)]
+    pub read_gbs: f64,
+    /// The device's f32 matrix product, GFLOP/s ([`matmul_gflops`]).
+    #[serde(default)]
+    pub matmul_gflops: f64,
+}
+
+/// The read bandwidth of this machine in GB/s: every thread sums its share of a 1 GiB buffer
+/// (eight running sums, so the adds keep up with memory), the best of three passes. The
+/// evaluation of candidates reads its inputs once per op chain, so this bounds its speed.
+pub fn read_bandwidth_gbs() -> f64 {
+    use rayon::prelude::*;
+    const N: usize = 1 << 28;
+    let data: Vec<f32> = (0..N).into_par_iter().map(|i| (i % 1000) as f32).collect();
+    let chunk = N / rayon::current_num_threads().max(1) / 16;
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let total: f32 = data
+            .par_chunks(chunk.max(1 << 16))
+            .map(|c| {
+                let mut lanes = [0f32; 8];
+                for g in c.chunks_exact(8) {
+                    for (s, &x) in lanes.iter_mut().zip(g) {
+                        *s += x;
+                    }
+                }
+                lanes.iter().sum::<f32>()
+            })
+            .sum();
+        std::hint::black_box(total);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (N * 4) as f64 / best / 1e9
+}
+
+/// The device's f32 matrix product in GFLOP/s: two 1024 × 1024 matrices (the size of a large
+/// model's projection over a minibatch), `2n³` operations, the best of five after one to warm
+/// up; a reference for the GFLOP/s a gather reaches.
+pub fn matmul_gflops(device: &burn::tensor::Device) -> f64 {
+    use burn::tensor::{Distribution, Tensor};
+    const N: usize = 1024;
+    let a = Tensor::<2>::random([N, N], Distribution::Normal(0.0, 1.0), device);
+    let b = Tensor::<2>::random([N, N], Distribution::Normal(0.0, 1.0), device);
+    let mut best = f64::INFINITY;
+    for k in 0..6 {
+        let t = Instant::now();
+        let c = a.clone().matmul(b.clone());
+        std::hint::black_box(c.sum().into_scalar::<f64>());
+        if k > 0 {
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+    }
+    2.0 * (N as f64).powi(3) / best / 1e9
 }
 
 /// The process's peak resident memory in MiB (Linux `/proc/self/status`, `VmHWM`).
@@ -165,6 +232,7 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
         let name = family.name();
         for opts in sizes {
             let (mut gather_s, mut stdlib_s, mut loss, mut params, mut bytes) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            let mut linear_flops = 0.0;
             let mut phases = GatherPhases::default();
             let mut partial = PartialGathers::default();
             let mut inputs: Vec<ProxyInputs> = vec![];
@@ -175,6 +243,8 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
                 loss += g.loss.unwrap_or(f64::NAN);
                 params += g.params as f64;
                 bytes += (g.inputs.numel() * 4) as f64;
+                let linear: usize = g.inputs.get(InputId::W).unwrap_or_default().iter().map(|e| e.numel()).sum();
+                linear_flops += 2.0 * linear as f64 * (opts.batch * opts.seq_len) as f64;
                 let t = Instant::now();
                 let mut interp = Interpreter::new(&g.inputs);
                 for d in &defs {
@@ -197,7 +267,7 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
             } else {
                 gather_s / k
             };
-            let rate = evaluation_rate(&inputs, cfg.candidates);
+            let (rate, read_gbs) = evaluation_rate(&inputs, cfg.candidates);
             rows.push(SpeedRow {
                 family: name.into(),
                 batch: opts.batch,
@@ -211,6 +281,8 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
                 gather_wall_seconds_per_arch: wall,
                 stdlib_seconds_per_arch: stdlib_s / k,
                 evaluations_per_second: rate,
+                evaluation_read_gbs: read_gbs,
+                forward_gflops: linear_flops / phases.forward.max(1e-9) / 1e9,
                 input_bytes_per_arch: bytes / k,
                 mean_loss: loss / k,
             });
@@ -222,15 +294,18 @@ pub fn measure(device: DeviceKind, data: &Path, cfg: &SpeedConfig, mut progress:
         corpus: corpus.source.clone(),
         rows,
         peak_rss_mib: peak_rss_mib(),
+        read_gbs: read_bandwidth_gbs(),
+        matmul_gflops: matmul_gflops(&burn_device),
     })
 }
 
 /// Candidate × architecture evaluations per second: `n` random valid template candidates (the
 /// paper's shape and inputs, seed 0) scored on every architecture through a [`SearchSet`], as
-/// `evolve` scores them.
-pub fn evaluation_rate(inputs: &[ProxyInputs], n: usize) -> f64 {
+/// `evolve` scores them; and the GB/s of inputs read by those valid on every architecture (the
+/// bytes of every input they read, each once per architecture, per second of their scoring).
+pub fn evaluation_rate(inputs: &[ProxyInputs], n: usize) -> (f64, f64) {
     if inputs.is_empty() || n == 0 {
-        return 0.0;
+        return (0.0, 0.0);
     }
     let space = SearchSpace {
         shape: ShapeKind::Template { n_unary: 2 },
@@ -249,23 +324,30 @@ pub fn evaluation_rate(inputs: &[ProxyInputs], n: usize) -> f64 {
     let truth: Vec<f64> = (0..inputs.len()).map(|i| i as f64).collect();
     let ids: Vec<String> = (0..inputs.len()).map(|i| i.to_string()).collect();
     let mut set = SearchSet::new(inputs, ids, truth);
-    let t = Instant::now();
+    let (mut all, mut valid, mut bytes) = (0.0, 0.0, 0.0);
     for c in &typed {
-        let _ = set.fitness(c);
+        let t = Instant::now();
+        let ok = set.fitness(c).rho().is_some();
+        let seconds = t.elapsed().as_secs_f64();
+        all += seconds;
+        if ok {
+            valid += seconds;
+            bytes += inputs.iter().map(|i| c.inputs().iter().filter_map(|&id| i.get(id)).flatten().map(|e| e.numel() * 4).sum::<usize>()).sum::<usize>() as f64;
+        }
     }
-    (n * inputs.len()) as f64 / t.elapsed().as_secs_f64().max(1e-9)
+    ((n * inputs.len()) as f64 / all.max(1e-9), if valid > 0.0 { bytes / valid / 1e9 } else { 0.0 })
 }
 
 /// The report as a table, one line per device, family and size.
 pub fn table(reports: &[DeviceReport]) -> String {
     let mut out = format!(
-        "{:<9} {:<10} {:>9} {:>5} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>11} {:>9} {:>9} {:>9} {:>10} {:>9}\n",
-        "device", "family", "minibatch", "archs", "params M", "gather s", "init", "fwd", "bwd", "extract", "wall s (×j)", "W,P s", "fwd-only", "stdlib s", "evals/s", "peak MiB"
+        "{:<9} {:<10} {:>9} {:>5} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>11} {:>9} {:>9} {:>9} {:>10} {:>9} {:>11} {:>9}\n",
+        "device", "family", "minibatch", "archs", "params M", "gather s", "init", "fwd", "bwd", "extract", "wall s (×j)", "W,P s", "fwd-only", "stdlib s", "evals/s", "eval GB/s", "fwd GFLOP/s", "peak MiB"
     );
     for r in reports {
         for row in &r.rows {
             out.push_str(&format!(
-                "{:<9} {:<10} {:>9} {:>5} {:>9.1} {:>9.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>11} {:>9.3} {:>9.3} {:>9.3} {:>10.0} {:>9}\n",
+                "{:<9} {:<10} {:>9} {:>5} {:>9.1} {:>9.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>11} {:>9.3} {:>9.3} {:>9.3} {:>10.0} {:>9.2} {:>11.1} {:>9}\n",
                 r.device.name(),
                 row.family,
                 format!("{}×{}", row.batch, row.seq_len),
@@ -281,9 +363,14 @@ pub fn table(reports: &[DeviceReport]) -> String {
                 row.partial_gather_seconds.forward,
                 row.stdlib_seconds_per_arch,
                 row.evaluations_per_second,
+                row.evaluation_read_gbs,
+                row.forward_gflops,
                 r.peak_rss_mib.map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into()),
             ));
         }
+    }
+    for r in reports {
+        out.push_str(&format!("{}: read bandwidth {:.1} GB/s ({} threads), f32 matmul 1024³ {:.1} GFLOP/s\n", r.device.name(), r.read_gbs, r.threads, r.matmul_gflops));
     }
     out
 }

@@ -79,7 +79,7 @@ pub fn speed(args: &SpeedArgs) -> anyhow::Result<()> {
         LintFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
         LintFormat::Text => {
             print!("{}", speed::table(&reports));
-            println!("(seconds per architecture; gather = init + fwd + bwd + extract, every input; W,P s: a gather of weights alone; fwd-only: of A, H, S, W, P, no backward; evals/s: candidate × architecture evaluations on in-memory inputs, on the host)");
+            println!("(seconds per architecture; gather = init + fwd + bwd + extract, every input; W,P s: a gather of weights alone; fwd-only: of A, H, S, W, P, no backward; evals/s: candidate × architecture evaluations on in-memory inputs, on the host; eval GB/s: the inputs those evaluations read, per second, against the read bandwidth below; fwd GFLOP/s: the blocks' linear layers' matrix products per second of the gather's forward pass, against the matmul below)");
             println!("wrote {}", args.out.display());
         }
     }
