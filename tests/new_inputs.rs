@@ -124,7 +124,18 @@ fn synflow_gradients_match_central_differences_of_the_summed_logits() {
             let up = synflow_objective(&*arch, &store.perturbed(&names[l], &g.iter().map(|x| eps * x).collect::<Vec<_>>()), &one, fidelity);
             let down = synflow_objective(&*arch, &store.perturbed(&names[l], &g.iter().map(|x| -eps * x).collect::<Vec<_>>()), &one, fidelity);
             let fd = (up - down) / (2.0 * eps);
-            assert!((fd - g2).abs() <= 0.03 * g2 + 1e-3 / eps, "{case}: {}: d R along GS is {fd}, |GS|² = {g2} (R = {r0})", names[l]);
+            // R's own rounding noise, measured: R after steps a thousand times smaller, less the
+            // change the gradient predicts for them, is noise (FlexiBERT's R, a sum of ~10⁵
+            // logits in f32, moves in steps of 2⁻⁸ around 168). A central difference carries
+            // about noise / eps of it.
+            let noise = [1e-3, -1e-3, 2e-3, -2e-3]
+                .iter()
+                .map(|&d: &f64| {
+                    let r = synflow_objective(&*arch, &store.perturbed(&names[l], &g.iter().map(|x| d * eps * x).collect::<Vec<_>>()), &one, fidelity);
+                    (r - r0 - d * eps * g2).abs()
+                })
+                .fold(1e-3, f64::max);
+            assert!((fd - g2).abs() <= 0.03 * g2 + noise / eps, "{case}: {}: d R along GS is {fd}, |GS|² = {g2} (R = {r0}, its noise {noise})", names[l]);
         }
     }
 }
