@@ -310,7 +310,28 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     // gradient checkpointing; the same kernels again, so the same bits): FlexiBERT at 128 × 512
     // went from 16.8 to 7.4 GiB, and a little faster.
     let run_on = if pass == Pass::Backward { device.clone().autodiff().gradient_checkpointing() } else { device.clone().inner() };
-    let store = ParamStore::build(&specs, init_seed(opts.seed, &arch.id(), opts.variant.init), &run_on);
+    let seed = init_seed(opts.seed, &arch.id(), opts.variant.init);
+    let in_vocabulary = |batch: &crate::models::batch::Minibatch| match batch.ids().find(|&id| id as usize >= arch.vocab()) {
+        Some(id) => Err(TextError::OutOfVocabulary { id, vocab: arch.vocab() }),
+        None => Ok(()),
+    };
+    let store = if pass == Pass::Backward {
+        // Gradients are read only for the linear weights (and for activations, through probes
+        // that are leaves of their own): every other parameter is a constant of the backward
+        // pass, which then skips its gradient (GPT-2's tied output head: a product with the
+        // whole vocabulary). Which parameters are linear weights, a forward pass over a few
+        // tokens on the plain device records. The gradients read are the same, bit for bit.
+        let values = ParamStore::initial(&specs, seed);
+        let plain = ParamStore::from_values(values.clone(), &device.clone().inner());
+        let few = family.gather_batch(corpus, 1, family.min_seq_len().max(2).min(opts.seq_len), opts.seed, 0)?;
+        in_vocabulary(&few)?;
+        let mut order = Recorder::keeping(&[InputId::W]);
+        arch.loss(&plain, &few, &mut order, opts.fidelity)?;
+        drop(plain);
+        ParamStore::from_values_tracking(values, &run_on, |name| order.linear.iter().any(|l| l == name))
+    } else {
+        ParamStore::build(&specs, seed, &run_on)
+    };
     let mut phases = GatherPhases { init: start.elapsed().as_secs_f64(), ..GatherPhases::default() };
     let mut lap = Instant::now();
     let mut rec = Recorder::keeping(need);
@@ -318,9 +339,7 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
         Pass::Weights => family.gather_batch(corpus, 1, family.min_seq_len().max(2).min(opts.seq_len), opts.seed, 0)?,
         Pass::Forward | Pass::Backward => family.gather_batch(corpus, opts.batch, opts.seq_len, opts.seed, opts.variant.minibatch)?,
     };
-    if let Some(id) = batch.ids().find(|&id| id as usize >= arch.vocab()) {
-        return Err(TextError::OutOfVocabulary { id, vocab: arch.vocab() }.into());
-    }
+    in_vocabulary(&batch)?;
     let loss = arch.loss(&store, &batch, &mut rec, opts.fidelity)?;
     let loss_value = (pass != Pass::Weights).then(|| loss.clone().inner().into_scalar::<f64>());
     phases.forward = lap.elapsed().as_secs_f64();

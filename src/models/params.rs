@@ -119,15 +119,27 @@ impl ParamStore {
     /// Materialises the specs in order, from one seeded generator. With an autodiff device the
     /// tensors require gradients.
     pub fn build(specs: &[ParamSpec], seed: u64, device: &Device) -> ParamStore {
+        ParamStore::from_values(ParamStore::initial(specs, seed), device)
+    }
+
+    /// The values [`ParamStore::build`] materialises: the specs in order, from one seeded
+    /// generator, row-major.
+    pub fn initial(specs: &[ParamSpec], seed: u64) -> Vec<(ParamSpec, Vec<f32>)> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let values = specs.iter().map(|s| (s.clone(), initial_values(s, &mut rng))).collect();
-        ParamStore::from_values(values, device)
+        specs.iter().map(|s| (s.clone(), initial_values(s, &mut rng))).collect()
     }
 
     /// Materialises given values (a pretrained model's, row-major, one per spec, of the spec's
     /// size): the same layout as [`ParamStore::build`]. With an autodiff device the tensors
     /// require gradients.
     pub fn from_values(values: Vec<(ParamSpec, Vec<f32>)>, device: &Device) -> ParamStore {
+        ParamStore::from_values_tracking(values, device, |_| true)
+    }
+
+    /// As [`ParamStore::from_values`], but on an autodiff device only the parameters `tracked`
+    /// accepts require gradients; the others are constants, whose gradients a backward pass
+    /// does not compute. The values, and the gradients of the tracked ones, are the same.
+    pub fn from_values_tracking(values: Vec<(ParamSpec, Vec<f32>)>, device: &Device, tracked: impl Fn(&str) -> bool) -> ParamStore {
         let mut tensors = BTreeMap::new();
         for (s, v) in values {
             let (rows, cols) = match s.shape[..] {
@@ -136,7 +148,7 @@ impl ParamStore {
                 _ => (s.shape[..s.shape.len() - 1].iter().product(), *s.shape.last().unwrap_or(&1)),
             };
             let mut t = Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), device);
-            if device.is_autodiff() {
+            if device.is_autodiff() && tracked(&s.name) {
                 t = t.require_grad();
             }
             tensors.insert(s.name, (t, s.shape));
