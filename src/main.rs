@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
 /// (a quarter of a GPT-2 gather's profile was the kernel clearing pages). With no `mmap`
 /// allocations and no trimming, freed buffers are reused by the next ones. Values are
 /// unchanged (only where buffers live); peak memory is what is live at once, plus
-/// fragmentation (measured in RESULTS, "Gathering: the allocator keeps freed memory").
+/// fragmentation (measured in docs/RESULTS.md, "Gathering again").
 /// The library does not do this itself: a process that embeds it (the Python package) keeps its
 /// own allocator settings.
 fn keep_freed_memory() {

@@ -45,7 +45,8 @@ use text::{Corpus, TextError};
 /// numbers (a model, the minibatch, the tokenizer, the recorder, initialisation): the input
 /// cache keys on it, so inputs gathered before the change are never read back after it, and
 /// `tests/gather_fingerprint.rs` fails when a fingerprint moves without a bump. 3: GPT-2's tanh
-/// GELU cubes by products, as PyTorch does, instead of `powf` (values one rounding apart).
+/// GELU cubes by products, as PyTorch does, instead of `powf`, and flex's reductions and
+/// element-wise ops run its vector kernels (values a few roundings apart).
 pub const GATHER_VERSION: u32 = 3;
 
 /// How to gather.
@@ -315,6 +316,8 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
         Some(id) => Err(TextError::OutOfVocabulary { id, vocab: arch.vocab() }),
         None => Ok(()),
     };
+    // One short sequence: all a pass needs to record the forward order of the linear layers.
+    let few_tokens = || family.gather_batch(corpus, 1, family.min_seq_len().max(2).min(opts.seq_len), opts.seed, 0);
     let store = if pass == Pass::Backward {
         // Gradients are read only for the linear weights (and for activations, through probes
         // that are leaves of their own): every other parameter is a constant of the backward
@@ -323,7 +326,7 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
         // tokens on the plain device records. The gradients read are the same, bit for bit.
         let values = ParamStore::initial(&specs, seed);
         let plain = ParamStore::from_values(values.clone(), &device.clone().inner());
-        let few = family.gather_batch(corpus, 1, family.min_seq_len().max(2).min(opts.seq_len), opts.seed, 0)?;
+        let few = few_tokens()?;
         in_vocabulary(&few)?;
         let mut order = Recorder::keeping(&[InputId::W]);
         arch.loss(&plain, &few, &mut order, opts.fidelity)?;
@@ -336,7 +339,7 @@ pub fn gather(arch: &dyn Arch, corpus: &Corpus, opts: &GatherOptions, device: &D
     let mut lap = Instant::now();
     let mut rec = Recorder::keeping(need);
     let batch = match pass {
-        Pass::Weights => family.gather_batch(corpus, 1, family.min_seq_len().max(2).min(opts.seq_len), opts.seed, 0)?,
+        Pass::Weights => few_tokens()?,
         Pass::Forward | Pass::Backward => family.gather_batch(corpus, opts.batch, opts.seq_len, opts.seed, opts.variant.minibatch)?,
     };
     in_vocabulary(&batch)?;
