@@ -7,6 +7,7 @@
 pub mod file;
 pub mod inputs;
 pub mod interp;
+pub mod libm32;
 pub mod linalg;
 pub mod ops;
 

@@ -11,6 +11,7 @@
 //! value and build new tensors: nothing is modified in place.
 
 use super::inputs::TensorEntry;
+use super::libm32;
 use crate::lang::syntax::BinOp;
 use crate::lang::table::{OpId, OpKind, EPSILON};
 use std::sync::Arc;
@@ -139,6 +140,11 @@ macro_rules! pointwise {
             may_overflow: $overflow,
         })
     };
+    // With its own loop over a block, for functions the compiler cannot vectorise as calls
+    // (the `exp` and `ln` of [`libm32`], whose block forms are vectorised by hand).
+    ($scalar:expr, $element:expr, $overflow:expr, block: $block:expr) => {
+        Semantics::Elementwise(Pointwise { scalar: $scalar, element: $element, block: $block, may_overflow: $overflow })
+    };
 }
 
 /// Ops that work on all the elements of an entry together and keep its shape.
@@ -246,14 +252,24 @@ impl Semantics {
 pub fn semantics(op: OpId) -> Semantics {
     const E32: f32 = EPSILON as f32;
     match op {
-        OpId::Log => pointwise!(|x| max_keep_nan(x, EPSILON).ln(), |x| max_keep_nan32(x, E32).ln(), false),
-        OpId::Abslog => pointwise!(|x| max_keep_nan(x.abs(), EPSILON).ln(), |x: f32| max_keep_nan32(x.abs(), E32).ln(), false),
+        OpId::Log => pointwise!(|x| max_keep_nan(x, EPSILON).ln(), |x| libm32::ln(max_keep_nan32(x, E32)), false, block: |b| {
+            b.iter_mut().for_each(|x| *x = max_keep_nan32(*x, E32));
+            libm32::ln_in_place(b)
+        }),
+        OpId::Abslog => pointwise!(|x| max_keep_nan(x.abs(), EPSILON).ln(), |x: f32| libm32::ln(max_keep_nan32(x.abs(), E32)), false, block: |b| {
+            b.iter_mut().for_each(|x| *x = max_keep_nan32(x.abs(), E32));
+            libm32::ln_in_place(b)
+        }),
         OpId::Abs => pointwise!(f64::abs, f32::abs, false),
         OpId::Sq => pointwise!(|x| x * x, |x| x * x, true),
-        OpId::Exp => pointwise!(f64::exp, f32::exp, true),
+        OpId::Exp => pointwise!(f64::exp, libm32::exp, true, block: libm32::exp_in_place),
         OpId::Relu => pointwise!(|x| max_keep_nan(x, 0.0), |x| max_keep_nan32(x, 0.0), false),
         OpId::Recip => pointwise!(|x| 1.0 / (x + EPSILON * sign_plus(x)), safe_recip32, true),
-        OpId::Sigmoid => pointwise!(|x| 1.0 / (1.0 + (-x).exp()), |x: f32| 1.0 / (1.0 + (-x).exp()), false),
+        OpId::Sigmoid => pointwise!(|x| 1.0 / (1.0 + (-x).exp()), |x: f32| 1.0 / (1.0 + libm32::exp(-x)), false, block: |b| {
+            b.iter_mut().for_each(|x| *x = -*x);
+            libm32::exp_in_place(b);
+            b.iter_mut().for_each(|e| *e = 1.0 / (1.0 + *e))
+        }),
         OpId::Sqrt => pointwise!(|x| max_keep_nan(x, 0.0).sqrt(), |x| max_keep_nan32(x, 0.0).sqrt(), false),
         OpId::Neg => pointwise!(|x| -x, |x: f32| -x, false),
         OpId::Id => pointwise!(|x| x, |x: f32| x, false),
@@ -543,15 +559,20 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
                 return Ok(Entry::Tensor(t));
             }
             let mut data = copy(x);
+            let mut exps = vec![];
             for row in unique(&mut data).chunks_mut(last) {
-                let m = row.iter().copied().fold(f32::NEG_INFINITY, |a, b| if b.is_nan() || b > a { b } else { a });
+                let m = row_max(row);
                 // e = exp(x − max) in f32 (each element once), their sum in f64.
                 if op == Normalizer::Softmax {
-                    row.iter_mut().for_each(|v| *v = (*v - m).exp());
+                    row.iter_mut().for_each(|v| *v -= m);
+                    libm32::exp_in_place(row);
                     let total = sum_by(row, |e| e as f64);
                     row.iter_mut().for_each(|e| *e = (*e as f64 / total) as f32);
                 } else {
-                    let lse = sum_by(row, |v| (v - m).exp() as f64).ln();
+                    exps.clear();
+                    exps.extend(row.iter().map(|v| v - m));
+                    libm32::exp_in_place(&mut exps);
+                    let lse = sum_by(&exps, |e| e as f64).ln();
                     row.iter_mut().for_each(|v| *v = ((*v - m) as f64 - lse) as f32);
                 }
             }
@@ -586,6 +607,31 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
         }
     };
     Ok(Entry::Tensor(TensorEntry { data, shape: t.shape }))
+}
+
+/// The largest element of a row, NaN if it holds one (the last NaN, as a fold from −inf that
+/// takes each element greater than the running maximum, or NaN, gives); of equal elements the
+/// first. Rows without NaN and with a non-zero maximum, nearly all, are gone through sixteen
+/// lanes at a time, which finds the same value (non-zero floats that compare equal have the same
+/// bits); the others take the fold itself.
+fn row_max(row: &[f32]) -> f32 {
+    let fold = |row: &[f32]| row.iter().copied().fold(f32::NEG_INFINITY, |a, b| if b.is_nan() || b > a { b } else { a });
+    const LANES: usize = 16;
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut nan = false;
+    let mut chunks = row.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (m, &x) in lanes.iter_mut().zip(chunk) {
+            nan |= x.is_nan();
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    let m = lanes.iter().copied().fold(fold(chunks.remainder()), |a, b| if b > a { b } else { a });
+    if nan || m.is_nan() || m == 0.0 {
+        fold(row)
+    } else {
+        m
+    }
 }
 
 /// A whole-entry reduction, in f64.
