@@ -423,31 +423,142 @@ fn apply_chain(chain: &[ChainStep], x: f32) -> Result<f32, usize> {
     Ok(y)
 }
 
-/// `Σ g(chain(x))` over the elements of `t`, in [`sum_by`]'s order, or the index of the step
-/// whose result was not finite first (element by element, step by step). The chain runs block
-/// by block, each step over the whole block (its inlined loop, [`Pointwise::block`]), into a
-/// buffer the sum then reads: the values are those of the chain applied op by op. A block where
-/// a checked step gives a non-finite value is gone through again element by element, which
-/// finds the first element where a step overflows and that step, as element-by-element
-/// evaluation does.
-fn sum_chain(t: &[f32], chain: &[ChainStep], g: impl Fn(f32) -> f64) -> Result<f64, usize> {
+/// How many entries [`sum_chains`] sums at once.
+const SUM_LANES: usize = 4;
+
+/// For each slice `ts[j]`, `Σ g(j, chain(x))` over its elements in [`sum_by`]'s order, or the
+/// index of the step whose result was not finite first (element by element, step by step).
+///
+/// Each sum is still one running f64 sum from the first element to the last, so its value is
+/// that of [`sum_by`] over the chain's results; what changes is that the sums of four slices
+/// of about the same length advance together, element `i` of each in turn, so that four
+/// additions are in flight where one sum alone waits for each addition before the next (the
+/// loop was bound by the latency of f64 addition).
+///
+/// The chain runs block by block, each step over the whole block (its inlined loop,
+/// [`Pointwise::block`]), into a buffer the sum then reads: the values are those of the chain
+/// applied op by op. A block where a checked step gives a non-finite value is gone through
+/// again element by element, which finds the first element where a step overflows and that
+/// step, as element-by-element evaluation does; that slice's sum stops there. With no chain
+/// the sums read the slices themselves.
+fn sum_chains(ts: &[&[f32]], chain: &[ChainStep], g: impl Fn(usize, f32) -> f64) -> Vec<Result<f64, usize>> {
     const BLOCK: usize = 1024;
-    let mut buf = [0f32; BLOCK];
-    let mut total = 0.0;
-    for block in t.chunks(BLOCK) {
-        let out = &mut buf[..block.len()];
-        out.copy_from_slice(block);
-        for step in chain {
-            (step.block)(out);
-            if step.check && !all_finite(out) {
-                return Err(block.iter().find_map(|&v| apply_chain(chain, v).err()).expect("a non-finite value comes from some element"));
+    let mut results: Vec<Result<f64, usize>> = vec![Ok(0.0); ts.len()];
+    // Slices of equal length next to each other, so that a group's sums run side by side to
+    // the end.
+    let mut order: Vec<usize> = (0..ts.len()).collect();
+    order.sort_by_key(|&j| ts[j].len());
+    let mut bufs = [[0f32; BLOCK]; SUM_LANES];
+    for group in order.chunks(SUM_LANES) {
+        let mut totals = [0f64; SUM_LANES];
+        let mut failed: [Option<usize>; SUM_LANES] = [None; SUM_LANES];
+        let longest = group.iter().map(|&j| ts[j].len()).max().unwrap_or(0);
+        for start in (0..longest).step_by(BLOCK) {
+            // The block of each lane that still runs: its elements after the chain.
+            let mut blocks: [&[f32]; SUM_LANES] = [&[]; SUM_LANES];
+            for (k, (&j, buf)) in group.iter().zip(bufs.iter_mut()).enumerate() {
+                let t = ts[j];
+                if failed[k].is_some() || start >= t.len() {
+                    continue;
+                }
+                let block = &t[start..t.len().min(start + BLOCK)];
+                if chain.is_empty() {
+                    blocks[k] = block;
+                    continue;
+                }
+                let out = &mut buf[..block.len()];
+                out.copy_from_slice(block);
+                let mut overflowed = false;
+                for step in chain {
+                    (step.block)(out);
+                    if step.check && !all_finite(out) {
+                        overflowed = true;
+                        break;
+                    }
+                }
+                if overflowed {
+                    failed[k] = Some(block.iter().find_map(|&v| apply_chain(chain, v).err()).expect("a non-finite value comes from some element"));
+                } else {
+                    blocks[k] = out;
+                }
+            }
+            let lanes = group.len();
+            let common = blocks[..lanes].iter().map(|b| b.len()).min().unwrap_or(0);
+            if lanes == SUM_LANES && common > 0 {
+                let [b0, b1, b2, b3] = blocks.map(|b| &b[..common]);
+                let [j0, j1, j2, j3] = [group[0], group[1], group[2], group[3]];
+                let [mut t0, mut t1, mut t2, mut t3] = totals;
+                for i in 0..common {
+                    t0 += g(j0, b0[i]);
+                    t1 += g(j1, b1[i]);
+                    t2 += g(j2, b2[i]);
+                    t3 += g(j3, b3[i]);
+                }
+                totals = [t0, t1, t2, t3];
+            }
+            let done = if lanes == SUM_LANES { common } else { 0 };
+            for (k, &j) in group.iter().enumerate() {
+                for &y in &blocks[k][done..] {
+                    totals[k] += g(j, y);
+                }
             }
         }
-        for &y in out.iter() {
-            total += g(y);
+        for (k, &j) in group.iter().enumerate() {
+            results[j] = match failed[k] {
+                Some(step) => Err(step),
+                None => Ok(totals[k]),
+            };
         }
     }
-    Ok(total)
+    results
+}
+
+/// Why [`fold_entries`] has no value for an entry.
+#[derive(Clone, Copy, Debug)]
+enum FoldError {
+    /// The entry has no elements.
+    Empty,
+    /// `std` of an entry with one element.
+    TooFew,
+    /// This step of the chain gave a non-finite value.
+    Overflow(usize),
+}
+
+/// `how` of `chain(x)` for each slice (for an aggregation, the entry's share: its sum, or its
+/// mean for `avg`), in slice order; see [`sum_chains`] for the order of the sums. `std` takes two
+/// passes, for the mean and then the squared deviations from it.
+fn fold_entries(how: Fold, ts: &[&[f32]], chain: &[ChainStep]) -> Vec<Result<f64, FoldError>> {
+    let n = |j: usize| ts[j].len() as f64;
+    let sums = match how {
+        Fold::Entry(Reduction::Fro) => sum_chains(ts, chain, |_, y| (y as f64) * (y as f64)),
+        Fold::Entry(Reduction::L1) => sum_chains(ts, chain, |_, y| (y as f64).abs()),
+        Fold::Entry(Reduction::Mean | Reduction::Std) | Fold::Whole(_) => sum_chains(ts, chain, |_, y| y as f64),
+        Fold::Entry(Reduction::Numel | Reduction::Nuc | Reduction::Logdet) => unreachable!("not folded (see `fold`)"),
+    };
+    let deviations = if how == Fold::Entry(Reduction::Std) {
+        let means: Vec<f64> = sums.iter().enumerate().map(|(j, s)| s.as_ref().map_or(f64::NAN, |s| s / n(j))).collect();
+        sum_chains(ts, chain, |j, y| (y as f64 - means[j]).powi(2))
+    } else {
+        vec![]
+    };
+    (0..ts.len())
+        .map(|j| {
+            if ts[j].is_empty() && how != Fold::Whole(Aggregation::Sum) {
+                return Err(FoldError::Empty);
+            }
+            if how == Fold::Entry(Reduction::Std) && ts[j].len() < 2 {
+                return Err(FoldError::TooFew);
+            }
+            let sum = sums[j].map_err(FoldError::Overflow)?;
+            Ok(match how {
+                Fold::Entry(Reduction::Fro) => sum.sqrt(),
+                Fold::Entry(Reduction::Mean | Reduction::L1) | Fold::Whole(Aggregation::Avg) => sum / n(j),
+                Fold::Whole(Aggregation::Sum) => sum,
+                Fold::Entry(Reduction::Std) => (deviations[j].map_err(FoldError::Overflow)? / (n(j) - 1.0)).sqrt(),
+                Fold::Entry(Reduction::Numel | Reduction::Nuc | Reduction::Logdet) => unreachable!("not folded (see `fold`)"),
+            })
+        })
+        .collect()
 }
 
 /// `op(chain(x))` for a whole-entry reduction or an aggregation `op`, in one pass per entry (two
@@ -467,29 +578,18 @@ pub fn reduce_chain(op: OpId, x: Value, chain: &[ChainStep], what: &str) -> Resu
             return apply_unary(op, v, None, what);
         }
     };
-    let mut per_entry = Vec::with_capacity(entries.len());
-    for e in &entries {
-        let Entry::Tensor(t) = e else { unreachable!("checked above") };
-        let n = t.numel();
-        if n == 0 && how != Fold::Whole(Aggregation::Sum) {
-            return Err(Invalid::new(if how == Fold::Whole(Aggregation::Avg) { format!("{what}: an entry has no elements") } else { "an entry has no elements".into() }));
-        }
-        let v = match how {
-            Fold::Entry(Reduction::Fro) => sum_chain(&t.data, chain, |y| (y as f64) * (y as f64)).map_err(overflow)?.sqrt(),
-            Fold::Entry(Reduction::Mean) | Fold::Whole(Aggregation::Avg) => sum_chain(&t.data, chain, |y| y as f64).map_err(overflow)? / n as f64,
-            Fold::Entry(Reduction::L1) => sum_chain(&t.data, chain, |y| (y as f64).abs()).map_err(overflow)? / n as f64,
-            Fold::Whole(Aggregation::Sum) => sum_chain(&t.data, chain, |y| y as f64).map_err(overflow)?,
-            Fold::Entry(Reduction::Numel | Reduction::Nuc | Reduction::Logdet) => unreachable!("not folded (see `fold`)"),
-            Fold::Entry(Reduction::Std) => {
-                if n < 2 {
-                    return Err(Invalid::new("std of an entry with fewer than two elements"));
-                }
-                let mean = sum_chain(&t.data, chain, |y| y as f64).map_err(overflow)? / n as f64;
-                (sum_chain(&t.data, chain, |y| (y as f64 - mean).powi(2)).map_err(overflow)? / (n as f64 - 1.0)).sqrt()
-            }
-        };
-        per_entry.push(v);
-    }
+    let slices: Vec<&[f32]> = entries.iter().map(|e| match e { Entry::Tensor(t) => &t.data[..], Entry::Scalar(_) => unreachable!("checked above") }).collect();
+    let per_entry = fold_entries(how, &slices, chain)
+        .into_iter()
+        .map(|v| {
+            v.map_err(|e| match e {
+                FoldError::Empty if how == Fold::Whole(Aggregation::Avg) => Invalid::new(format!("{what}: an entry has no elements")),
+                FoldError::Empty => Invalid::new("an entry has no elements"),
+                FoldError::TooFew => Invalid::new("std of an entry with fewer than two elements"),
+                FoldError::Overflow(k) => overflow(k),
+            })
+        })
+        .collect::<Result<Vec<f64>, Invalid>>()?;
     match how {
         Fold::Whole(a) => {
             if per_entry.is_empty() {
@@ -515,6 +615,18 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
             }
         }),
         Semantics::Distribution(d) => map_entries(x, |e| distribution(d, e)),
+        Semantics::Reduce(_) if matches!(&x, Value::Entries(es) if es.iter().all(|e| matches!(e, Entry::Tensor(_)))) && fold(op).is_some() => {
+            let Value::Entries(entries) = x else { unreachable!("matched above") };
+            let slices: Vec<&[f32]> = entries.iter().map(|e| match e { Entry::Tensor(t) => &t.data[..], Entry::Scalar(_) => unreachable!("matched above") }).collect();
+            let folded = fold_entries(fold(op).expect("matched above"), &slices, &[]);
+            let scalars = folded.into_iter().map(|v| match v {
+                Ok(v) => scalar_finite(v, what).map(Entry::Scalar),
+                Err(FoldError::Empty) => Err(Invalid::new("an entry has no elements")),
+                Err(FoldError::TooFew) => Err(Invalid::new("std of an entry with fewer than two elements")),
+                Err(FoldError::Overflow(_)) => unreachable!("no chain, no overflow"),
+            });
+            Ok(Value::Entries(scalars.collect::<Result<_, _>>()?))
+        }
         Semantics::Reduce(r) => map_entries(x, |e| match e {
             Entry::Tensor(t) => Ok(Entry::Scalar(scalar_finite(reduce(r, &t)?, what)?)),
             Entry::Scalar(_) => Err(Invalid::new(format!("{what}: this op needs entries with axes, not scalars"))),
@@ -716,17 +828,17 @@ fn aggregate(op: Aggregation, x: Value, what: &str) -> Result<f64, Invalid> {
         return Err(Invalid::new(format!("{what}: the input has no entries on this architecture")));
     }
     let n = entries.len() as f64;
+    let slices: Vec<&[f32]> = entries.iter().filter_map(|e| if let Entry::Tensor(t) = e { Some(&t.data[..]) } else { None }).collect();
+    let mut shares = fold_entries(Fold::Whole(op), &slices, &[]).into_iter();
     let mut total = 0.0;
     for e in &entries {
-        total += match (e, op) {
-            (Entry::Scalar(v), _) => *v,
-            (Entry::Tensor(t), Aggregation::Sum) => sum_f64(&t.data),
-            (Entry::Tensor(t), _) => {
-                if t.numel() == 0 {
-                    return Err(Invalid::new(format!("{what}: an entry has no elements")));
-                }
-                sum_f64(&t.data) / t.numel() as f64
-            }
+        total += match e {
+            Entry::Scalar(v) => *v,
+            Entry::Tensor(_) => match shares.next().expect("one share per tensor entry") {
+                Ok(share) => share,
+                Err(FoldError::Empty) => return Err(Invalid::new(format!("{what}: an entry has no elements"))),
+                Err(e) => unreachable!("a sum or a mean of no chain fails only when empty ({e:?})"),
+            },
         };
     }
     let v = if op == Aggregation::Avg { total / n } else { total };
