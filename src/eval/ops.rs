@@ -336,7 +336,28 @@ fn copy(t: &[f32]) -> Arc<[f32]> {
     Arc::from(t)
 }
 
-/// The elements of a buffer made by [`copy`] and not shared yet.
+/// `data` itself when nothing else holds it (an intermediate value the interpreter has handed
+/// over), else a copy: a buffer that can be changed in place through [`unique`].
+fn owned(mut data: Arc<[f32]>) -> Arc<[f32]> {
+    match Arc::get_mut(&mut data) {
+        Some(_) => data,
+        None => copy(&data),
+    }
+}
+
+/// `f` applied to every element of `data`, in place when nothing else holds it.
+fn map_owned(data: Arc<[f32]>, f: impl Fn(f32) -> f32) -> Arc<[f32]> {
+    let mut data = data;
+    match Arc::get_mut(&mut data) {
+        Some(xs) => {
+            xs.iter_mut().for_each(|x| *x = f(*x));
+            data
+        }
+        None => map(&data, f),
+    }
+}
+
+/// The elements of a buffer made by [`copy`] or [`owned`] and not shared yet.
 fn unique(data: &mut Arc<[f32]>) -> &mut [f32] {
     Arc::get_mut(data).expect("a buffer just made has one owner")
 }
@@ -608,7 +629,7 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
         Semantics::Elementwise(p) => map_entries(x, |e| match e {
             Entry::Scalar(v) => Ok(Entry::Scalar((p.scalar)(v))),
             Entry::Tensor(t) => {
-                let mut data = copy(&t.data);
+                let mut data = owned(t.data);
                 (p.block)(unique(&mut data));
                 let out = TensorEntry { data, shape: t.shape };
                 Ok(Entry::Tensor(if p.may_overflow { check_finite(out, what)? } else { out }))
@@ -663,14 +684,14 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
         Entry::Tensor(t) => t,
     };
     let n = t.numel();
-    let x = &t.data;
+    let TensorEntry { data: x, shape } = t;
     let data: Arc<[f32]> = match op {
         Normalizer::Softmax | Normalizer::Logsoftmax => {
-            let last = *t.shape.last().unwrap_or(&1);
+            let last = *shape.last().unwrap_or(&1);
             if last == 0 || n == 0 {
-                return Ok(Entry::Tensor(t));
+                return Ok(Entry::Tensor(TensorEntry { data: x, shape }));
             }
-            let mut data = copy(x);
+            let mut data = owned(x);
             let mut exps = vec![];
             for row in unique(&mut data).chunks_mut(last) {
                 let m = row_max(row);
@@ -692,14 +713,14 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
         }
         Normalizer::Minmax => {
             if n == 0 {
-                return Ok(Entry::Tensor(t));
+                return Ok(Entry::Tensor(TensorEntry { data: x, shape }));
             }
             let lo = x.iter().copied().fold(f32::INFINITY, f32::min) as f64;
             let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
             if hi - lo <= EPSILON {
                 vec![0.0; n].into()
             } else {
-                map(x, |v| ((v as f64 - lo) / (hi - lo)) as f32)
+                map_owned(x, |v| ((v as f64 - lo) / (hi - lo)) as f32)
             }
         }
         Normalizer::Normalize => {
@@ -707,18 +728,18 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
             if n < 2 {
                 vec![0.0; n].into()
             } else {
-                let mean = sum_f64(x) / n as f64;
-                let var = sum_by(x, |v| (v as f64 - mean).powi(2)) / (n as f64 - 1.0);
+                let mean = sum_f64(&x) / n as f64;
+                let var = sum_by(&x, |v| (v as f64 - mean).powi(2)) / (n as f64 - 1.0);
                 let std = var.sqrt();
                 if std <= EPSILON || !std.is_finite() {
                     vec![0.0; n].into()
                 } else {
-                    map(x, |v| ((v as f64 - mean) / std) as f32)
+                    map_owned(x, |v| ((v as f64 - mean) / std) as f32)
                 }
             }
         }
     };
-    Ok(Entry::Tensor(TensorEntry { data, shape: t.shape }))
+    Ok(Entry::Tensor(TensorEntry { data, shape }))
 }
 
 /// The largest element of a row, NaN if it holds one (the last NaN, as a fold from −inf that
@@ -857,9 +878,18 @@ pub fn scalar_binary(op: BinOp, a: f64, b: f64) -> f64 {
 
 /// `+ - * /` of two f32 tensors element by element, in f32 (`/` through the safe reciprocal);
 /// one loop per op, so that the compiler can vectorise it.
-fn element_binary(op: BinOp, x: &[f32], y: &[f32]) -> Arc<[f32]> {
-    fn zip(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32) -> Arc<[f32]> {
-        x.iter().zip(y).map(|(&a, &b)| f(a, b)).collect()
+/// The result goes into whichever operand's buffer nothing else holds, else into a new one.
+fn element_binary(op: BinOp, x: Arc<[f32]>, y: Arc<[f32]>) -> Arc<[f32]> {
+    fn zip(mut x: Arc<[f32]>, mut y: Arc<[f32]>, f: impl Fn(f32, f32) -> f32) -> Arc<[f32]> {
+        if let Some(xs) = Arc::get_mut(&mut x) {
+            xs.iter_mut().zip(&y[..]).for_each(|(a, &b)| *a = f(*a, b));
+            x
+        } else if let Some(ys) = Arc::get_mut(&mut y) {
+            ys.iter_mut().zip(&x[..]).for_each(|(b, &a)| *b = f(a, *b));
+            y
+        } else {
+            x.iter().zip(&y[..]).map(|(&a, &b)| f(a, b)).collect()
+        }
     }
     match op {
         BinOp::Add => zip(x, y, |a, b| a + b),
@@ -872,13 +902,13 @@ fn element_binary(op: BinOp, x: &[f32], y: &[f32]) -> Arc<[f32]> {
 fn entry_binary(op: BinOp, a: Entry, b: Entry, what: &str) -> Result<Entry, Invalid> {
     let out = match (a, b) {
         (Entry::Scalar(x), Entry::Scalar(y)) => return Ok(Entry::Scalar(scalar_binary(op, x, y))),
-        (Entry::Tensor(t), Entry::Scalar(s)) => TensorEntry { data: map(&t.data, |x| scalar_binary(op, x as f64, s) as f32), shape: t.shape },
-        (Entry::Scalar(s), Entry::Tensor(t)) => TensorEntry { data: map(&t.data, |x| scalar_binary(op, s, x as f64) as f32), shape: t.shape },
+        (Entry::Tensor(t), Entry::Scalar(s)) => TensorEntry { data: map_owned(t.data, |x| scalar_binary(op, x as f64, s) as f32), shape: t.shape },
+        (Entry::Scalar(s), Entry::Tensor(t)) => TensorEntry { data: map_owned(t.data, |x| scalar_binary(op, s, x as f64) as f32), shape: t.shape },
         (Entry::Tensor(x), Entry::Tensor(y)) => {
             if x.shape != y.shape {
                 return Err(Invalid::new(format!("{what}: entries of shapes {:?} and {:?} cannot be combined", x.shape, y.shape)));
             }
-            TensorEntry { data: element_binary(op, &x.data, &y.data), shape: x.shape }
+            TensorEntry { data: element_binary(op, x.data, y.data), shape: x.shape }
         }
     };
     Ok(Entry::Tensor(check_finite(out, what)?))
