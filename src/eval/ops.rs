@@ -545,6 +545,19 @@ enum FoldError {
     Overflow(usize),
 }
 
+impl FoldError {
+    /// The reason, as [`reduce_chain`] of `how` over `chain` says it (`what` names the
+    /// expression).
+    fn invalid(self, how: Fold, chain: &[ChainStep], what: &str) -> Invalid {
+        match self {
+            FoldError::Empty if how == Fold::Whole(Aggregation::Avg) => Invalid::new(format!("{what}: an entry has no elements")),
+            FoldError::Empty => Invalid::new("an entry has no elements"),
+            FoldError::TooFew => Invalid::new("std of an entry with fewer than two elements"),
+            FoldError::Overflow(k) => Invalid::new(format!("{} is not finite (NaN or ±inf)", chain[k].what)),
+        }
+    }
+}
+
 /// `how` of `chain(x)` for each slice (for an aggregation, the entry's share: its sum, or its
 /// mean for `avg`), in slice order; see [`sum_chains`] for the order of the sums. `std` takes two
 /// passes, for the mean and then the squared deviations from it.
@@ -586,7 +599,6 @@ fn fold_entries(how: Fold, ts: &[&[f32]], chain: &[ChainStep]) -> Vec<Result<f64
 /// for `std`): the same values as applying the chain op by op and then `op`.
 pub fn reduce_chain(op: OpId, x: Value, chain: &[ChainStep], what: &str) -> Result<Value, Invalid> {
     let Some(how) = fold(op) else { return Err(Invalid::new(format!("{what}: not a one-pass reduction"))) };
-    let overflow = |k: usize| Invalid::new(format!("{} is not finite (NaN or ±inf)", chain[k].what));
     // Numbers and scalar entries (rare: the chain follows a reduction) take the ordinary path,
     // op by op, in f64.
     let entries = match x {
@@ -602,14 +614,7 @@ pub fn reduce_chain(op: OpId, x: Value, chain: &[ChainStep], what: &str) -> Resu
     let slices: Vec<&[f32]> = entries.iter().map(|e| match e { Entry::Tensor(t) => &t.data[..], Entry::Scalar(_) => unreachable!("checked above") }).collect();
     let per_entry = fold_entries(how, &slices, chain)
         .into_iter()
-        .map(|v| {
-            v.map_err(|e| match e {
-                FoldError::Empty if how == Fold::Whole(Aggregation::Avg) => Invalid::new(format!("{what}: an entry has no elements")),
-                FoldError::Empty => Invalid::new("an entry has no elements"),
-                FoldError::TooFew => Invalid::new("std of an entry with fewer than two elements"),
-                FoldError::Overflow(k) => overflow(k),
-            })
-        })
+        .map(|v| v.map_err(|e| e.invalid(how, chain, what)))
         .collect::<Result<Vec<f64>, Invalid>>()?;
     match how {
         Fold::Whole(a) => {
@@ -636,17 +641,9 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
             }
         }),
         Semantics::Distribution(d) => map_entries(x, |e| distribution(d, e)),
-        Semantics::Reduce(_) if matches!(&x, Value::Entries(es) if es.iter().all(|e| matches!(e, Entry::Tensor(_)))) && fold(op).is_some() => {
-            let Value::Entries(entries) = x else { unreachable!("matched above") };
-            let slices: Vec<&[f32]> = entries.iter().map(|e| match e { Entry::Tensor(t) => &t.data[..], Entry::Scalar(_) => unreachable!("matched above") }).collect();
-            let folded = fold_entries(fold(op).expect("matched above"), &slices, &[]);
-            let scalars = folded.into_iter().map(|v| match v {
-                Ok(v) => scalar_finite(v, what).map(Entry::Scalar),
-                Err(FoldError::Empty) => Err(Invalid::new("an entry has no elements")),
-                Err(FoldError::TooFew) => Err(Invalid::new("std of an entry with fewer than two elements")),
-                Err(FoldError::Overflow(_)) => unreachable!("no chain, no overflow"),
-            });
-            Ok(Value::Entries(scalars.collect::<Result<_, _>>()?))
+        // Tensor entries of a one-pass reduction: an empty chain, their sums side by side.
+        Semantics::Reduce(_) if fold(op).is_some() && matches!(&x, Value::Entries(es) if es.iter().all(|e| matches!(e, Entry::Tensor(_)))) => {
+            reduce_chain(op, x, &[], what)
         }
         Semantics::Reduce(r) => map_entries(x, |e| match e {
             Entry::Tensor(t) => Ok(Entry::Scalar(scalar_finite(reduce(r, &t)?, what)?)),
@@ -773,17 +770,11 @@ fn reduce(op: Reduction, t: &TensorEntry) -> Result<f64, Invalid> {
     if n == 0 && op != Reduction::Numel {
         return Err(Invalid::new("an entry has no elements"));
     }
-    let x = &t.data;
     Ok(match op {
-        Reduction::Fro => sum_by(x, |v| (v as f64) * (v as f64)).sqrt(),
-        Reduction::Mean => sum_f64(x) / n as f64,
-        Reduction::L1 => sum_by(x, |v| (v as f64).abs()) / n as f64,
-        Reduction::Std => {
-            if n < 2 {
-                return Err(Invalid::new("std of an entry with fewer than two elements"));
-            }
-            let mean = sum_f64(x) / n as f64;
-            (sum_by(x, |v| (v as f64 - mean).powi(2)) / (n as f64 - 1.0)).sqrt()
+        Reduction::Fro | Reduction::Mean | Reduction::L1 | Reduction::Std => {
+            let how = Fold::Entry(op);
+            let mut folded = fold_entries(how, &[&t.data[..]], &[]);
+            folded.pop().expect("one value per slice").map_err(|e| e.invalid(how, &[], ""))?
         }
         Reduction::Numel => n as f64,
         Reduction::Nuc => nuclear_norm(t)?,
@@ -855,11 +846,7 @@ fn aggregate(op: Aggregation, x: Value, what: &str) -> Result<f64, Invalid> {
     for e in &entries {
         total += match e {
             Entry::Scalar(v) => *v,
-            Entry::Tensor(_) => match shares.next().expect("one share per tensor entry") {
-                Ok(share) => share,
-                Err(FoldError::Empty) => return Err(Invalid::new(format!("{what}: an entry has no elements"))),
-                Err(e) => unreachable!("a sum or a mean of no chain fails only when empty ({e:?})"),
-            },
+            Entry::Tensor(_) => shares.next().expect("one share per tensor entry").map_err(|e| e.invalid(Fold::Whole(op), &[], what))?,
         };
     }
     let v = if op == Aggregation::Avg { total / n } else { total };
