@@ -16,6 +16,7 @@
 pub mod eval;
 pub mod fsutil;
 pub mod lang;
+pub mod libm32;
 pub mod parallel;
 pub mod plot;
 pub mod progress;

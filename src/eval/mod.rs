@@ -7,7 +7,6 @@
 pub mod file;
 pub mod inputs;
 pub mod interp;
-pub mod libm32;
 pub mod linalg;
 pub mod ops;
 

@@ -11,7 +11,7 @@
 //! value and build new tensors: nothing is modified in place.
 
 use super::inputs::TensorEntry;
-use super::libm32;
+use crate::libm32;
 use crate::lang::syntax::BinOp;
 use crate::lang::table::{OpId, OpKind, EPSILON};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 
 use super::params::ParamStore;
 use crate::lang::table::InputId;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// What a forward pass records for the proxy inputs: only what the inputs it was made for
 /// ([`Recorder::keeping`]) read. Each recorded activation whose gradient is wanted passes through
@@ -174,7 +174,35 @@ pub fn gelu_tanh(x: Tensor<3>) -> Tensor<3> {
     const SQRT_2_OVER_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
     let cube = x.clone() * x.clone() * x.clone();
     let inner = (x.clone() + cube * 0.044715) * SQRT_2_OVER_PI;
-    (x * (inner.tanh() + 1)) * 0.5
+    (x * (tanh(inner) + 1)) * 0.5
+}
+
+/// `tanh`, element by element, with the values of [`crate::libm32::tanh_in_place`] on the flex
+/// device (glibc's `tanhf` bit for bit, over whole blocks, instead of one `tanhf` call per
+/// element in the forward pass and another in the backward) and the gradient burn's autodiff
+/// gives, `grad · (1 − y²)`; other devices, and inputs with a NaN or ±inf, use the backend's.
+/// Under autodiff the values enter as a constant y plus `(x − detach(x)) · (1 − y²)`, which is
+/// y exactly (finite x) and whose gradient with respect to x is that product.
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let device = x.device();
+    if device.clone().without_autodiff() != Device::flex() {
+        return x.tanh();
+    }
+    let shape = x.shape();
+    let Ok(mut values) = x.clone().into_data().try_into_vec::<f32>() else {
+        return x.tanh();
+    };
+    if !values.iter().all(|v| v.is_finite()) {
+        return x.tanh();
+    }
+    crate::libm32::tanh_in_place(&mut values);
+    if !x.is_tracked() {
+        return Tensor::from_data(TensorData::new(values, shape), &device);
+    }
+    let slope: Vec<f32> = values.iter().map(|&y| 1.0 - y * y).collect();
+    let y = Tensor::from_data(TensorData::new(values, shape.clone()), &device);
+    let slope = Tensor::from_data(TensorData::new(slope, shape), &device);
+    y + (x.clone() - x.detach()) * slope
 }
 
 /// Softmax along `dim`, written as burn's autodiff backend computes it (a detached max shift,
