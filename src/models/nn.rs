@@ -178,11 +178,11 @@ pub fn gelu_tanh(x: Tensor<3>) -> Tensor<3> {
 }
 
 /// `tanh`, element by element, with the values of [`crate::libm32::tanh_in_place`] on the flex
-/// device (glibc's `tanhf` bit for bit, over whole blocks, instead of one `tanhf` call per
-/// element in the forward pass and another in the backward) and the gradient burn's autodiff
-/// gives, `grad · (1 − y²)`; other devices, and inputs with a NaN or ±inf, use the backend's.
-/// Under autodiff the values enter as a constant y plus `(x − detach(x)) · (1 − y²)`, which is
-/// y exactly (finite x) and whose gradient with respect to x is that product.
+/// device (fdlibm's `tanhf`, glibc 2.36's bit for bit, over whole blocks, instead of one `tanhf`
+/// call per element in the forward pass and another in the backward) and the gradient burn's
+/// autodiff gives, `grad · (1 − y²)`; other devices, and inputs with a NaN or ±inf, use the
+/// backend's. Under autodiff the values enter as a constant y plus `(x − detach(x)) · (1 − y²)`,
+/// which is y exactly (finite x) and whose gradient with respect to x is that product.
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     if device.clone().without_autodiff() != Device::flex() {
