@@ -82,11 +82,13 @@ impl DeviceKind {
         }
     }
 
-    /// Architectures to gather at once on this device. On the CPU devices every op runs on one
-    /// thread (`flex` always; libtorch is set to one intra-op thread when opened), so one
-    /// architecture per core keeps the cores busy: measured, that beats one architecture at a
-    /// time with libtorch's threads inside each op (docs/RESULTS.md). GPUs take one at a time.
-    /// `LPZERO_GATHER_JOBS` overrides it.
+    /// Architectures to gather at once on this device: one per core on the CPU devices, one on
+    /// GPUs. Most of a CPU gather's ops run on one thread (libtorch is set to one intra-op
+    /// thread when opened; `flex` spreads only its larger matrix products over burn's thread
+    /// pool), so one architecture per core keeps the cores busy: measured, that is faster on
+    /// the benchmarks' architectures (docs/RESULTS.md). A large model on a machine where fresh
+    /// memory is dear can be faster one at a time, with half the peak memory ("Fresh pages"
+    /// there): `LPZERO_GATHER_JOBS` overrides the count.
     pub fn gather_jobs(self) -> usize {
         if let Some(n) = std::env::var("LPZERO_GATHER_JOBS").ok().and_then(|v| v.parse::<usize>().ok()) {
             return n.max(1);

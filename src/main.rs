@@ -13,6 +13,12 @@ fn main() -> std::process::ExitCode {
 /// allocations and no trimming, freed buffers are reused by the next ones. Values are
 /// unchanged (only where buffers live); peak memory is what is live at once, plus
 /// fragmentation (measured in docs/RESULTS.md, "Gathering again").
+/// One arena for all threads: glibc gives each thread that allocates (two gathers at once) an
+/// arena of its own, and an arena other than the main one maps every chunk above its 64 MiB
+/// heap size afresh whatever `M_MMAP_MAX` says, so the large activations of concurrent gathers
+/// were still mapped and unmapped each time (three times the page faults of one arena on a
+/// GPT-2 of 45 M parameters; docs/RESULTS.md, "Fresh pages"). Small allocations keep their
+/// per-thread caches.
 /// The library does not do this itself: a process that embeds it (the Python package) keeps its
 /// own allocator settings.
 fn keep_freed_memory() {
@@ -21,5 +27,6 @@ fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
