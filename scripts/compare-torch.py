@@ -5,12 +5,12 @@ python/tests/test_torch.py::hf_twin), one minibatch, a forward and a backward pa
 gradients of the linear weights (the inputs `G` and `W`, what `snip` reads).
 
     scripts/compare-torch.py LPZERO_BINARY [--layers 6 --d 512 --heads 8 --inner 2048
-                             --batch 8 --seq-len 192 --rounds 3 --threads 2]
+                             --batch 8 --seq-len 192 --rounds 3 --threads 2 --gather-jobs N]
 
 Both sides run in fresh processes, interleaved, `--threads` threads each. lpzero: `rank
 --no-cache -e 'sum(abs(G * W))'` on a one-architecture benchmark folder written here, its
-`--archs` architectures of that shape gathered `--threads` at a time (as `rank` does by
-default), the whole process timed (parameter initialisation, forward, backward, reading out `G`
+`--archs` architectures of that shape gathered as many at a time as lpzero chooses (or
+`--gather-jobs`), the whole process timed (parameter initialisation, forward, backward, reading out `G`
 and `W`, tokenising, scoring). PyTorch: the same steps for each architecture in its own child
 process (building the model, a forward with the loss, a backward, copying the weights and their
 gradients out), one after another, timed inside it (so its start-up is not counted). Needs torch and
@@ -81,6 +81,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--archs", type=int, default=4, help="architectures per round (the same shape, each its own initialisation)")
     ap.add_argument("--corpus", help="lpzero's text (default: its built-in sample)")
+    ap.add_argument("--gather-jobs", type=int, help="lpzero's architectures gathered at once (LPZERO_GATHER_JOBS; default: lpzero's own choice)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="lpzero-vs-torch-")
     bench = os.path.join(work, "bench")
@@ -90,9 +91,12 @@ def main():
             f.write(CONFIG.format(d=a.d, inner_list=[a.inner] * a.layers, heads_list=[a.heads] * a.layers, layers=a.layers, seq_len=a.seq_len))
     with open(os.path.join(bench, "ppl_summary.yaml"), "w") as f:
         f.write("".join(f"config_{k}_j0:\n  valid_ppl: {80.5 + k}\n" for k in range(a.archs)))
-    # lpzero gathers its architectures on up to `--threads` threads at once (its default: one per
-    # core); PyTorch runs them one after another with `--threads` threads inside each op.
-    env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), LPZERO_GATHER_JOBS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    # lpzero gathers as many architectures at once as it chooses (or `--gather-jobs`), its ops on
+    # `--threads` threads; PyTorch runs them one after another with `--threads` threads inside each op.
+    env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    env.pop("LPZERO_GATHER_JOBS", None)
+    if a.gather_jobs is not None:
+        env["LPZERO_GATHER_JOBS"] = str(a.gather_jobs)
     args = {"layers": a.layers, "d": a.d, "heads": a.heads, "inner": a.inner, "batch": a.batch, "seq_len": a.seq_len, "threads": a.threads}
     print(f"GPT-2: {a.layers} layers, d_model {a.d}, {a.heads} heads, FFN {a.inner}, vocabulary 50257; minibatch {a.batch} x {a.seq_len}; {a.threads} threads")
     rows = []
@@ -108,8 +112,9 @@ def main():
         pt_proc = time.perf_counter() - t
         pt_total = sum(p["total"] for p in pts)
         pt_fb = sum(p["forward"] + p["backward"] for p in pts)
+        jobs = env.get("LPZERO_GATHER_JOBS", "lpzero's default")
         rows.append((lp_proc / a.archs, pt_total / a.archs, pt_fb / a.archs, pt_proc / a.archs))
-        print(f"round {r + 1}, per architecture: lpzero {lp_proc / a.archs:.2f} s (whole `rank` process; gathers {doc['gather_seconds'] / a.archs:.2f} s each, {a.threads} at once); "
+        print(f"round {r + 1}, per architecture: lpzero {lp_proc / a.archs:.2f} s (whole `rank` process; gathers {doc['gather_seconds'] / a.archs:.2f} s each, {jobs} at once); "
               f"PyTorch init+forward+backward+copy {pt_total / a.archs:.2f} s (forward+backward {pt_fb / a.archs:.2f} s; process {pt_proc / a.archs:.2f} s)")
     best = lambda i: min(row[i] for row in rows)
     print(f"best of {a.rounds}, per architecture: lpzero {best(0):.2f} s, PyTorch {best(1):.2f} s (forward+backward alone {best(2):.2f} s, "
