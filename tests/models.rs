@@ -339,3 +339,42 @@ fn built_tensors_hold_what_the_declarations_count() {
         assert_eq!(store.numel(), spec.iter().map(|s| s.numel()).sum::<usize>());
     }
 }
+
+/// `nn::log_softmax_pick` against log-softmax in f64 by hand: the picked values, and through
+/// autodiff the gradient `w_r · (δ(j = idx_r) − softmax_rj)` of `Σ_r w_r · out_r`; without
+/// autodiff the same values; a row with −∞ (the composed fallback) still picks its finite column.
+#[test]
+fn log_softmax_pick_matches_f64_values_and_gradient() {
+    let (rows, width) = (5, 37);
+    let x: Vec<f64> = values(rows * width, 3).iter().map(|v| 8.0 * v).collect();
+    let idx: Vec<i64> = vec![0, 36, 5, 17, 5];
+    let w: Vec<f64> = vec![1.0, -0.5, 2.0, 0.25, 1.5];
+    let ad = device().autodiff();
+    let x32 = |dev: &Device| Tensor::<2>::from_data(TensorData::new(x.iter().map(|&v| v as f32).collect::<Vec<_>>(), [rows, width]), dev);
+    let xt = x32(&ad).require_grad();
+    let out = nn::log_softmax_pick(xt.clone(), idx.clone());
+    let wt = Tensor::<1>::from_data(TensorData::new(w.iter().map(|&v| v as f32).collect::<Vec<_>>(), [rows]), &ad);
+    let grads = (out.clone() * wt).sum().backward();
+    let got = host(out);
+    let grad = host(xt.grad(&grads).unwrap());
+    let plain = host(nn::log_softmax_pick(x32(&device()), idx.clone()));
+    for r in 0..rows {
+        // x as the f32 the tensor holds, then everything in f64.
+        let row: Vec<f64> = x[r * width..(r + 1) * width].iter().map(|&v| v as f32 as f64).collect();
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let s: f64 = row.iter().map(|v| (v - m).exp()).sum();
+        let want = row[idx[r] as usize] - m - s.ln();
+        assert!((got[r] - want).abs() < 1e-5, "row {r}: {} vs {want}", got[r]);
+        assert_eq!(got[r], plain[r], "row {r}: with and without autodiff");
+        for j in 0..width {
+            let delta = if j as i64 == idx[r] { 1.0 } else { 0.0 };
+            let want = w[r] * (delta - (row[j] - m).exp() / s);
+            assert!((grad[r * width + j] - want).abs() < 1e-6, "gradient [{r}, {j}]: {} vs {want}", grad[r * width + j]);
+        }
+    }
+    let mut masked: Vec<f32> = vec![1.0, 2.0, f32::NEG_INFINITY, 0.5];
+    let out = host(nn::log_softmax_pick(Tensor::<2>::from_data(TensorData::new(masked.clone(), [1, 4]), &device()), vec![1]));
+    masked.retain(|v| v.is_finite());
+    let s: f64 = masked.iter().map(|&v| (v as f64 - 2.0).exp()).sum();
+    assert!((out[0] - (0.0 - s.ln())).abs() < 1e-6, "{} vs {}", out[0], -s.ln());
+}

@@ -205,6 +205,54 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     y + (x.clone() - x.detach()) * slope
 }
 
+/// `log_softmax(logits, 1)` read at one column per row, `out[r] = log p(idx[r] | row r)`, `[rows]`:
+/// what a language model's loss takes of its output layer. On the flex device it is computed in
+/// one pass per row on the host: the row's max m, `e_j = exp(x_j − m)` with
+/// [`crate::libm32::exp_in_place`] (glibc's `expf`, bit for bit, over whole blocks), their sum s in
+/// f64, and `out[r] = (x_idx − m) − ln s`. Under autodiff the values enter as a constant plus
+/// `Σ_j (x − detach(x))_j · S_j` over each row, with `S_j = δ(j = idx) − e_j / s`, which is the
+/// value exactly (finite logits) and whose gradient with respect to the logits is `g_r · S`, the
+/// derivative of log-softmax at the picked column. burn's `log_softmax` with a `gather` gives the
+/// same numbers up to roundings, with a scalar `expf` per logit and about twice as many passes
+/// over the logits, forward and backward (for GPT-2's 50,257-word head these are its largest
+/// tensors). Other devices, and logits with a NaN or ±inf, use that composition.
+pub fn log_softmax_pick(logits: Tensor<2>, idx: Vec<i64>) -> Tensor<1> {
+    let device = logits.device();
+    let [rows, width] = logits.dims();
+    assert_eq!(idx.len(), rows, "one picked column per row");
+    let composed = |logits: Tensor<2>, idx: Vec<i64>| {
+        let idx = Tensor::<2, burn::tensor::Int>::from_data(TensorData::new(idx, [rows, 1]), &device);
+        burn::tensor::activation::log_softmax(logits, 1).gather(1, idx).reshape([rows])
+    };
+    if device.clone().without_autodiff() != Device::flex() || width == 0 || idx.iter().any(|&c| c < 0 || c as usize >= width) {
+        return composed(logits, idx);
+    }
+    let Ok(mut slope) = logits.clone().into_data().try_into_vec::<f32>() else {
+        return composed(logits, idx);
+    };
+    if !slope.iter().all(|v| v.is_finite()) {
+        return composed(logits, idx);
+    }
+    let mut picked = Vec::with_capacity(rows);
+    for (row, &col) in slope.chunks_exact_mut(width).zip(&idx) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let x_picked = row[col as usize];
+        row.iter_mut().for_each(|x| *x -= max);
+        crate::libm32::exp_in_place(row);
+        let sum: f64 = row.iter().map(|&e| e as f64).sum();
+        picked.push(((x_picked - max) as f64 - sum.ln()) as f32);
+        let inv = sum as f32;
+        row.iter_mut().for_each(|e| *e = -(*e / inv));
+        row[col as usize] += 1.0;
+    }
+    let values = Tensor::<1>::from_data(TensorData::new(picked, [rows]), &device);
+    if !logits.is_tracked() {
+        return values;
+    }
+    let slope = Tensor::<2>::from_data(TensorData::new(slope, [rows, width]), &device);
+    values + ((logits.clone() - logits.detach()) * slope).sum_dim(1).reshape([rows])
+}
+
 /// Softmax along `dim`, written as burn's autodiff backend computes it (a detached max shift,
 /// `exp`, a sum, a division), so that a pass with autodiff and one without give the same bits:
 /// the plain CPU backend's fused softmax multiplies by the reciprocal of the sum and rounds

@@ -7,7 +7,7 @@ use super::bench::Gpt2Arch;
 use crate::models::batch::LmBatch;
 use crate::models::nn::{self, AttnMask, Recorder};
 use crate::models::params::{Init, ParamSpec, ParamStore};
-use burn::tensor::{activation, IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
 
 /// LayerNorm epsilon.
 pub const LN_EPS: f64 = 1e-5;
@@ -240,15 +240,14 @@ pub fn adaptive_nll(p: &ParamStore, arch: &Gpt2Arch, hidden: Tensor<2>, targets:
         head_w = Tensor::cat(vec![head_w, p.matrix("crit.cluster_weight")], 0);
         head_b = Tensor::cat(vec![head_b, p.vector("crit.cluster_bias")], 0);
     }
-    let head_logp = activation::log_softmax(project(0).matmul(head_w.transpose()) + head_b.reshape([1, c1 + tails]), 1);
-    let pick = |logp: Tensor<2>, idx: Vec<i64>| logp.gather(1, Tensor::<2, Int>::from_data(TensorData::new(idx, [n, 1]), &device)).reshape([n]);
+    let head_logits = project(0).matmul(head_w.transpose()) + head_b.reshape([1, c1 + tails]);
     let cluster_of = |id: u32| (0..layout.clusters()).find(|&i| (id as usize) < layout.ends[i + 1]).unwrap_or(0);
     // Head-cluster tokens: −log p_head[id]; tail tokens: −(log p_head[cluster slot] + log p_tail[local id]).
     let head_idx = targets.iter().map(|&id| match cluster_of(id) {
         0 => id as i64,
         i => (c1 + i - 1) as i64,
     });
-    let mut logp = pick(head_logp, head_idx.collect());
+    let mut logp = nn::log_softmax_pick(head_logits, head_idx.collect());
     // Each tail is evaluated only on the tokens whose target lies in it (as the reference's
     // adaptive softmax does): the other rows would be multiplied by zero.
     for i in 1..layout.clusters() {
@@ -266,8 +265,7 @@ pub fn adaptive_nll(p: &ParamStore, arch: &Gpt2Arch, hidden: Tensor<2>, targets:
             None => h,
         };
         let tail_logits = h.matmul(out_table(p, arch, &layout, i).transpose()) + bias(i).reshape([1, layout.size(i)]);
-        let tail_logp = activation::log_softmax(tail_logits, 1);
-        let picked = tail_logp.gather(1, Tensor::<2, Int>::from_data(TensorData::new(local, [m, 1]), &device)).reshape([m]);
+        let picked = nn::log_softmax_pick(tail_logits, local);
         logp = logp.select_assign(0, rows, picked, IndexingUpdateOp::Add);
     }
     logp.neg()

@@ -272,11 +272,6 @@ pub fn adaptive_nll(p: &ParamStore, arch: &TxlArch, hidden: Tensor<2>, targets: 
         head_b = Tensor::cat(vec![head_b, p.vector("crit.cluster_bias")], 0);
     }
     let head_logits = project(hidden.clone(), 0).matmul(head_w.transpose()) + head_b.reshape([1, e1 + tails]);
-    let head_lp = activation::log_softmax(head_logits, 1);
-    let pick = |lp: Tensor<2>, idx: Vec<i64>| {
-        let m = idx.len();
-        lp.gather(1, Tensor::<2, Int>::from_data(TensorData::new(idx, [m, 1]), &device)).reshape([m])
-    };
     let head_idx = targets
         .iter()
         .map(|&y| match arch.cluster_of(y as usize) {
@@ -284,7 +279,7 @@ pub fn adaptive_nll(p: &ParamStore, arch: &TxlArch, hidden: Tensor<2>, targets: 
             c => (e1 + c - 1) as i64,
         })
         .collect();
-    let mut logp = pick(head_lp, head_idx);
+    let mut logp = nn::log_softmax_pick(head_logits, head_idx);
     for c in 1..arch.clusters() {
         let (rows, local) = rows_in(arch, targets, c);
         if rows.is_empty() {
@@ -293,7 +288,7 @@ pub fn adaptive_nll(p: &ParamStore, arch: &TxlArch, hidden: Tensor<2>, targets: 
         let rows = int1(rows, &device);
         let h = project(hidden.clone().select(0, rows.clone()), c);
         let logits = h.matmul(out_weight(p, arch, c).transpose()) + out_bias(p, arch, c).reshape([1, arch.cluster_size(c)]);
-        let picked = pick(activation::log_softmax(logits, 1), local);
+        let picked = nn::log_softmax_pick(logits, local);
         logp = logp.select_assign(0, rows, picked, IndexingUpdateOp::Add);
     }
     debug_assert_eq!(logp.dims(), [n]);
