@@ -165,7 +165,13 @@ fn probe(kind: DeviceKind, device: &Device) -> Result<(), DeviceError> {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "the backend panicked".into());
-            Err(unavailable(msg))
+            Err(unavailable(match kind {
+                DeviceKind::Cuda => format!(
+                    "burn's CUDA backend failed its first operation ({msg}); it needs an NVIDIA GPU \
+                     and driver (libcuda), and a `cuda-nvrtc` build also the CUDA toolkit's libnvrtc"
+                ),
+                _ => msg,
+            }))
         }
     }
 }
