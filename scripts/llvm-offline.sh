@@ -8,7 +8,7 @@
 #
 #   scripts/llvm-offline.sh [LLVM_PREFIX [XDG_DIR]]
 #     LLVM_PREFIX  a folder with bin/llvm-config, lib/libLLVM*.a and include/ (default: the newest
-#                  /usr/lib/llvm-*; Debian: apt-get install llvm-22-dev libpolly-22-dev)
+#                  /usr/lib/llvm-*; Debian: apt-get install llvm-22-dev libpolly-22-dev libzstd-dev)
 #     XDG_DIR      where the cache folder goes (default: target/llvm-offline)
 #   then:  XDG_DATA_HOME=<XDG_DIR> cargo build --release --features cuda-nvrtc
 #
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 PREFIX=${1:-$(ls -d /usr/lib/llvm-* 2>/dev/null | sort -V | tail -n 1 || true)}
 XDG=${2:-target/llvm-offline}
 if [ -z "$PREFIX" ] || [ ! -x "$PREFIX/bin/llvm-config" ]; then
-  echo "error: no llvm-config under '${PREFIX:-/usr/lib/llvm-*}/bin' (Debian: apt-get install llvm-22-dev libpolly-22-dev)" >&2
+  echo "error: no llvm-config under '${PREFIX:-/usr/lib/llvm-*}/bin' (Debian: apt-get install llvm-22-dev libpolly-22-dev libzstd-dev)" >&2
   exit 2
 fi
 for target in $("$PREFIX/bin/llvm-config" --targets-built); do [ "$target" = NVPTX ] && found=1; done
@@ -35,6 +35,16 @@ for lib in $("$PREFIX/bin/llvm-config" --link-static --libs); do
     echo "error: $LIBDIR/lib${lib#-l}.a is missing, which llvm-config lists (Debian: Polly is in libpolly-<major>-dev)" >&2
     exit 2
   fi
+done
+# the system libraries LLVM names must be there for the final link (Debian's libzstd-dev, ...)
+for lib in $("$PREFIX/bin/llvm-config" --link-static --system-libs); do
+  case "$lib" in
+    /*) [ -e "$lib" ] || { echo "error: $lib is missing, which llvm-config --system-libs lists" >&2; exit 2; } ;;
+    -l*) case "$(cc -print-file-name="lib${lib#-l}.so")$(cc -print-file-name="lib${lib#-l}.a")" in
+           */*) ;;
+           *) echo "error: the linker finds no lib${lib#-l}.so or .a, which llvm-config --system-libs lists (Debian: lib${lib#-l}-dev)" >&2; exit 2 ;;
+         esac ;;
+  esac
 done
 VERSION=$(awk '/^name = "tracel-llvm-bundler"/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [ -z "$VERSION" ]; then
