@@ -73,6 +73,16 @@ impl DeviceKind {
         }
     }
 
+    /// What the device needs beyond its cargo feature, named in the error when it cannot be
+    /// opened (`None`: nothing, it runs on any CPU).
+    pub fn needs(self) -> Option<&'static str> {
+        match self {
+            DeviceKind::Flex | DeviceKind::Tch => None,
+            DeviceKind::TchCuda => Some("a CUDA build of the PyTorch wheel, an NVIDIA GPU and its driver"),
+            DeviceKind::Cuda => Some("an NVIDIA GPU and driver (libcuda), and a `cuda-nvrtc` build also the CUDA toolkit's libnvrtc"),
+        }
+    }
+
     /// Whether this binary has the backend.
     pub fn compiled(self) -> bool {
         match self {
@@ -126,7 +136,7 @@ impl DeviceKind {
                 if !tch::Cuda::is_available() {
                     return Err(DeviceError::Unavailable {
                         name: self.name(),
-                        reason: "libtorch sees no CUDA GPU (is the PyTorch wheel a CUDA build, and is a driver installed?)".into(),
+                        reason: format!("libtorch sees no CUDA GPU; it needs {}", self.needs().unwrap_or("a GPU")),
                     });
                 }
                 Ok(Device::libtorch_cuda(0usize))
@@ -165,12 +175,9 @@ fn probe(kind: DeviceKind, device: &Device) -> Result<(), DeviceError> {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "the backend panicked".into());
-            Err(unavailable(match kind {
-                DeviceKind::Cuda => format!(
-                    "burn's CUDA backend failed its first operation ({msg}); it needs an NVIDIA GPU \
-                     and driver (libcuda), and a `cuda-nvrtc` build also the CUDA toolkit's libnvrtc"
-                ),
-                _ => msg,
+            Err(unavailable(match kind.needs() {
+                Some(needs) => format!("the backend failed its first operation ({msg}); it needs {needs}"),
+                None => msg,
             }))
         }
     }
