@@ -327,7 +327,9 @@ pub fn sum_by(t: &[f32], g: impl Fn(f32) -> f64) -> f64 {
 
 /// True when every element is finite.
 pub fn all_finite(t: &[f32]) -> bool {
-    t.iter().all(|x| x.is_finite())
+    // Sixteen elements at a time without stopping early inside them, so that the test vectorises.
+    let mut chunks = t.chunks_exact(16);
+    chunks.by_ref().all(|c| c.iter().fold(true, |ok, x| ok & x.is_finite())) && chunks.remainder().iter().all(|x| x.is_finite())
 }
 
 /// A new tensor buffer holding `t`, to be changed in place through [`unique`] (one copy, where
@@ -363,7 +365,43 @@ fn unique(data: &mut Arc<[f32]>) -> &mut [f32] {
 }
 
 fn map(t: &[f32], f: impl Fn(f32) -> f32) -> Arc<[f32]> {
-    t.iter().map(|&x| f(x)).collect()
+    fresh(t.len(), |at, out| out.iter_mut().zip(&t[at..]).for_each(|(o, &x)| *o = f(x)))
+}
+
+/// A new buffer of `n` elements, written block by block: `fill(start, block)` writes the
+/// elements from `start` on into `block` (at most [`FILL_BLOCK`] of them, a scratch buffer that
+/// stays in the first-level cache) before they are moved into place. One pass over memory, where
+/// copying a shared operand and then changing the copy in place takes two, and the loops inside
+/// `fill` vectorise, where collecting an iterator into an `Arc` writes element by element.
+fn fresh(n: usize, mut fill: impl FnMut(usize, &mut [f32])) -> Arc<[f32]> {
+    let mut out = Arc::<[f32]>::new_uninit_slice(n);
+    let dst = Arc::get_mut(&mut out).expect("a buffer just made has one owner");
+    let mut scratch = [0f32; FILL_BLOCK];
+    for (b, dst) in dst.chunks_mut(FILL_BLOCK).enumerate() {
+        let block = &mut scratch[..dst.len()];
+        fill(b * FILL_BLOCK, block);
+        dst.iter_mut().zip(block.iter()).for_each(|(o, &v)| {
+            o.write(v);
+        });
+    }
+    // SAFETY: the chunks of `dst` cover all of it, and every element of each was written above.
+    unsafe { out.assume_init() }
+}
+
+/// Elements per block of [`fresh`].
+const FILL_BLOCK: usize = 1024;
+
+/// `block` (an element-wise op's loop, in place) applied to `data`: in place when nothing else
+/// holds it, else block by block into a new buffer ([`fresh`]); the same values either way.
+fn apply_block(mut data: Arc<[f32]>, block: impl Fn(&mut [f32])) -> Arc<[f32]> {
+    if let Some(xs) = Arc::get_mut(&mut data) {
+        block(xs);
+        return data;
+    }
+    fresh(data.len(), |at, out| {
+        out.copy_from_slice(&data[at..at + out.len()]);
+        block(out);
+    })
 }
 
 fn check_finite(t: TensorEntry, what: &str) -> Result<TensorEntry, Invalid> {
@@ -452,9 +490,10 @@ const SUM_LANES: usize = 4;
 ///
 /// Each sum is still one running f64 sum from the first element to the last, so its value is
 /// that of [`sum_by`] over the chain's results; what changes is that the sums of four slices
-/// of about the same length advance together, element `i` of each in turn, so that four
-/// additions are in flight where one sum alone waits for each addition before the next (the
-/// loop was bound by the latency of f64 addition).
+/// advance together, element `i` of each in turn, so that four additions are in flight where
+/// one sum alone waits for each addition before the next (the loop is bound by the latency of
+/// f64 addition). Each of the four lanes takes the next slice, longest first, as soon as its
+/// slice is done, so the lanes stay full until the last few (short) slices.
 ///
 /// The chain runs block by block, each step over the whole block (its inlined loop,
 /// [`Pointwise::block`]), into a buffer the sum then reads: the values are those of the chain
@@ -465,28 +504,32 @@ const SUM_LANES: usize = 4;
 fn sum_chains(ts: &[&[f32]], chain: &[ChainStep], g: impl Fn(usize, f32) -> f64) -> Vec<Result<f64, usize>> {
     const BLOCK: usize = 1024;
     let mut results: Vec<Result<f64, usize>> = vec![Ok(0.0); ts.len()];
-    // Slices of equal length next to each other, so that a group's sums run side by side to
-    // the end.
-    let mut order: Vec<usize> = (0..ts.len()).collect();
-    order.sort_by_key(|&j| ts[j].len());
+    let mut queue: Vec<usize> = (0..ts.len()).collect();
+    queue.sort_by_key(|&j| std::cmp::Reverse(ts[j].len()));
+    let mut queue = queue.into_iter();
+    let mut next = |results: &mut Vec<Result<f64, usize>>| loop {
+        let j = queue.next()?;
+        if !ts[j].is_empty() {
+            return Some(SumLane { j, at: 0, total: 0.0 });
+        }
+        results[j] = Ok(0.0);
+    };
+    let mut lanes: [Option<SumLane>; SUM_LANES] = std::array::from_fn(|_| next(&mut results));
     let mut bufs = [[0f32; BLOCK]; SUM_LANES];
-    for group in order.chunks(SUM_LANES) {
+    while lanes.iter().any(Option::is_some) {
+        // The next block of each running lane, after the chain; the running lanes packed
+        // first to last in `running`, `blocks`, `js` and `totals`.
+        let mut running = [0usize; SUM_LANES];
+        let mut blocks: [&[f32]; SUM_LANES] = [&[]; SUM_LANES];
+        let mut js = [0usize; SUM_LANES];
         let mut totals = [0f64; SUM_LANES];
-        let mut failed: [Option<usize>; SUM_LANES] = [None; SUM_LANES];
-        let longest = group.iter().map(|&j| ts[j].len()).max().unwrap_or(0);
-        for start in (0..longest).step_by(BLOCK) {
-            // The block of each lane that still runs: its elements after the chain.
-            let mut blocks: [&[f32]; SUM_LANES] = [&[]; SUM_LANES];
-            for (k, (&j, buf)) in group.iter().zip(bufs.iter_mut()).enumerate() {
-                let t = ts[j];
-                if failed[k].is_some() || start >= t.len() {
-                    continue;
-                }
-                let block = &t[start..t.len().min(start + BLOCK)];
-                if chain.is_empty() {
-                    blocks[k] = block;
-                    continue;
-                }
+        let mut count = 0;
+        for (k, (lane, buf)) in lanes.iter_mut().zip(bufs.iter_mut()).enumerate() {
+            let Some(l) = lane else { continue };
+            let t = ts[l.j];
+            let block = &t[l.at..t.len().min(l.at + BLOCK)];
+            l.at += block.len();
+            if !chain.is_empty() {
                 let out = &mut buf[..block.len()];
                 out.copy_from_slice(block);
                 let mut overflowed = false;
@@ -498,40 +541,70 @@ fn sum_chains(ts: &[&[f32]], chain: &[ChainStep], g: impl Fn(usize, f32) -> f64)
                     }
                 }
                 if overflowed {
-                    failed[k] = Some(block.iter().find_map(|&v| apply_chain(chain, v).err()).expect("a non-finite value comes from some element"));
-                } else {
-                    blocks[k] = out;
+                    let step = block.iter().find_map(|&v| apply_chain(chain, v).err()).expect("a non-finite value comes from some element");
+                    results[l.j] = Err(step);
+                    *lane = None;
+                    continue;
                 }
+                blocks[count] = out;
+            } else {
+                blocks[count] = block;
             }
-            let lanes = group.len();
-            let common = blocks[..lanes].iter().map(|b| b.len()).min().unwrap_or(0);
-            if lanes == SUM_LANES && common > 0 {
-                let [b0, b1, b2, b3] = blocks.map(|b| &b[..common]);
-                let [j0, j1, j2, j3] = [group[0], group[1], group[2], group[3]];
-                let [mut t0, mut t1, mut t2, mut t3] = totals;
-                for i in 0..common {
-                    t0 += g(j0, b0[i]);
-                    t1 += g(j1, b1[i]);
-                    t2 += g(j2, b2[i]);
-                    t3 += g(j3, b3[i]);
-                }
-                totals = [t0, t1, t2, t3];
+            (running[count], js[count], totals[count]) = (k, l.j, l.total);
+            count += 1;
+        }
+        let common = match count {
+            4 => side_by_side::<4>(&blocks, &js, &mut totals, &g),
+            3 => side_by_side::<3>(&blocks, &js, &mut totals, &g),
+            2 => side_by_side::<2>(&blocks, &js, &mut totals, &g),
+            _ => 0,
+        };
+        for i in 0..count {
+            for &y in &blocks[i][common..] {
+                totals[i] += g(js[i], y);
             }
-            let done = if lanes == SUM_LANES { common } else { 0 };
-            for (k, &j) in group.iter().enumerate() {
-                for &y in &blocks[k][done..] {
-                    totals[k] += g(j, y);
-                }
+            if let Some(l) = lanes[running[i]].as_mut() {
+                l.total = totals[i];
             }
         }
-        for (k, &j) in group.iter().enumerate() {
-            results[j] = match failed[k] {
-                Some(step) => Err(step),
-                None => Ok(totals[k]),
-            };
+        // Lanes whose slice is done, or stopped at a non-finite value, take the next one.
+        for lane in lanes.iter_mut() {
+            match lane {
+                Some(l) if l.at < ts[l.j].len() => {}
+                Some(l) => {
+                    results[l.j] = Ok(l.total);
+                    *lane = next(&mut results);
+                }
+                None => *lane = next(&mut results),
+            }
         }
     }
     results
+}
+
+/// The slice one lane of [`sum_chains`] sums: its index, how far the sum has come, the sum so far.
+struct SumLane {
+    j: usize,
+    at: usize,
+    total: f64,
+}
+
+/// The running sums `totals[..L]` of the first `L` lanes advanced together over their blocks'
+/// common length, element `i` of each lane in turn (`js[l]`, lane `l`'s slice, for `g`);
+/// returns that length.
+#[inline(always)]
+fn side_by_side<const L: usize>(blocks: &[&[f32]], js: &[usize], totals: &mut [f64], g: &impl Fn(usize, f32) -> f64) -> usize {
+    let common = blocks[..L].iter().map(|b| b.len()).min().unwrap_or(0);
+    let b: [&[f32]; L] = std::array::from_fn(|l| &blocks[l][..common]);
+    let j: [usize; L] = std::array::from_fn(|l| js[l]);
+    let mut t: [f64; L] = std::array::from_fn(|l| totals[l]);
+    for i in 0..common {
+        for l in 0..L {
+            t[l] += g(j[l], b[l][i]);
+        }
+    }
+    totals[..L].copy_from_slice(&t);
+    common
 }
 
 /// Why [`fold_entries`] has no value for an entry.
@@ -634,13 +707,11 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
         Semantics::Elementwise(p) => map_entries(x, |e| match e {
             Entry::Scalar(v) => Ok(Entry::Scalar((p.scalar)(v))),
             Entry::Tensor(t) => {
-                let mut data = owned(t.data);
-                (p.block)(unique(&mut data));
-                let out = TensorEntry { data, shape: t.shape };
+                let out = TensorEntry { data: apply_block(t.data, p.block), shape: t.shape };
                 Ok(Entry::Tensor(if p.may_overflow { check_finite(out, what)? } else { out }))
             }
         }),
-        Semantics::Distribution(d) => map_entries(x, |e| distribution(d, e)),
+        Semantics::Distribution(d) => distributions(d, x),
         // Tensor entries of a one-pass reduction: an empty chain, their sums side by side.
         Semantics::Reduce(_) if fold(op).is_some() && matches!(&x, Value::Entries(es) if es.iter().all(|e| matches!(e, Entry::Tensor(_)))) => {
             reduce_chain(op, x, &[], what)
@@ -673,7 +744,33 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
 }
 
 /// `softmax`, `logsoftmax`, `minmax`, `normalize` of one entry.
-fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
+/// `op` over each entry of `x`. For `normalize`, the statistics of the tensor entries (each
+/// one's sum, then the sum of its squared deviations from its mean) are summed four entries side
+/// by side ([`sum_chains`]), each sum in the order of one entry alone, so the values are those of
+/// [`distribution`] entry by entry.
+fn distributions(op: Normalizer, x: Value) -> Result<Value, Invalid> {
+    let es = match x {
+        Value::Entries(es) if op == Normalizer::Normalize => es,
+        other => return map_entries(other, |e| distribution(op, e, None)),
+    };
+    let summed = |e: &Entry| matches!(e, Entry::Tensor(t) if t.numel() >= 2);
+    let stats: Vec<Option<(f64, f64)>> = {
+        let slices: Vec<&[f32]> = es.iter().filter_map(|e| if let Entry::Tensor(t) = e { summed(e).then_some(&t.data[..]) } else { None }).collect();
+        let means: Vec<f64> = sum_chains(&slices, &[], |_, y| y as f64).iter().zip(&slices).map(|(s, t)| s.map_or(f64::NAN, |s| s / t.len() as f64)).collect();
+        let squares = sum_chains(&slices, &[], |j, y| (y as f64 - means[j]).powi(2));
+        means.iter().zip(squares).map(|(&m, q)| q.ok().map(|q| (m, q))).collect()
+    };
+    let mut stats = stats.into_iter();
+    let out = es.into_iter().map(|e| {
+        let st = if summed(&e) { stats.next().flatten() } else { None };
+        distribution(op, e, st)
+    });
+    Ok(Value::Entries(out.collect::<Result<_, _>>()?))
+}
+
+/// `op` over one entry; `stats`, for `normalize` of a tensor entry, its mean and the sum of its
+/// squared deviations from it when they have been summed already ([`distributions`]).
+fn distribution(op: Normalizer, e: Entry, stats: Option<(f64, f64)>) -> Result<Entry, Invalid> {
     let t = match e {
         // The distribution of a single value: softmax 1, the others 0.
         Entry::Scalar(v) if v.is_nan() => return Ok(Entry::Scalar(v)),
@@ -690,20 +787,34 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
             }
             let mut data = owned(x);
             let mut exps = vec![];
-            for row in unique(&mut data).chunks_mut(last) {
-                let m = row_max(row);
-                // e = exp(x − max) in f32 (each element once), their sum in f64.
+            // Four rows at a time, so that their four sums advance side by side (each still
+            // one running sum along its row).
+            for rows in unique(&mut data).chunks_mut(ROWS_AT_ONCE * last) {
+                let mut maxes = [0f32; ROWS_AT_ONCE];
+                for (m, row) in maxes.iter_mut().zip(rows.chunks(last)) {
+                    *m = row_max(row);
+                }
+                // e = exp(x − max) in f32 (each element once), their sums in f64.
                 if op == Normalizer::Softmax {
-                    row.iter_mut().for_each(|v| *v -= m);
-                    libm32::exp_in_place(row);
-                    let total = sum_by(row, |e| e as f64);
-                    row.iter_mut().for_each(|e| *e = (*e as f64 / total) as f32);
+                    for (row, &m) in rows.chunks_mut(last).zip(&maxes) {
+                        row.iter_mut().for_each(|v| *v -= m);
+                    }
+                    libm32::exp_in_place(rows);
+                    let totals = row_sums(rows, last);
+                    for (row, &total) in rows.chunks_mut(last).zip(&totals) {
+                        row.iter_mut().for_each(|e| *e = (*e as f64 / total) as f32);
+                    }
                 } else {
                     exps.clear();
-                    exps.extend(row.iter().map(|v| v - m));
+                    for (row, &m) in rows.chunks(last).zip(&maxes) {
+                        exps.extend(row.iter().map(|v| v - m));
+                    }
                     libm32::exp_in_place(&mut exps);
-                    let lse = sum_by(&exps, |e| e as f64).ln();
-                    row.iter_mut().for_each(|v| *v = ((*v - m) as f64 - lse) as f32);
+                    let totals = row_sums(&exps, last);
+                    for ((row, &m), &total) in rows.chunks_mut(last).zip(&maxes).zip(&totals) {
+                        let lse = total.ln();
+                        row.iter_mut().for_each(|v| *v = ((*v - m) as f64 - lse) as f32);
+                    }
                 }
             }
             data
@@ -725,8 +836,11 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
             if n < 2 {
                 vec![0.0; n].into()
             } else {
-                let mean = sum_f64(&x) / n as f64;
-                let var = sum_by(&x, |v| (v as f64 - mean).powi(2)) / (n as f64 - 1.0);
+                let (mean, squares) = stats.unwrap_or_else(|| {
+                    let mean = sum_f64(&x) / n as f64;
+                    (mean, sum_by(&x, |v| (v as f64 - mean).powi(2)))
+                });
+                let var = squares / (n as f64 - 1.0);
                 let std = var.sqrt();
                 if std <= EPSILON || !std.is_finite() {
                     vec![0.0; n].into()
@@ -737,6 +851,37 @@ fn distribution(op: Normalizer, e: Entry) -> Result<Entry, Invalid> {
         }
     };
     Ok(Entry::Tensor(TensorEntry { data, shape }))
+}
+
+/// How many rows [`row_sums`] sums side by side.
+const ROWS_AT_ONCE: usize = 4;
+
+/// The f64 sums of the rows of `rows` (`width` elements each, at most [`ROWS_AT_ONCE`] rows),
+/// each in [`sum_by`]'s order: one running sum from the row's first element to its last. With
+/// four rows the four sums advance together, element `i` of each in turn, so that four additions
+/// are in flight instead of one; the values are the same.
+fn row_sums(rows: &[f32], width: usize) -> [f64; ROWS_AT_ONCE] {
+    let mut totals = [0f64; ROWS_AT_ONCE];
+    if width == 0 {
+        return totals;
+    }
+    if rows.len() == ROWS_AT_ONCE * width {
+        let (r0, rest) = rows.split_at(width);
+        let (r1, rest) = rest.split_at(width);
+        let (r2, r3) = rest.split_at(width);
+        let [mut t0, mut t1, mut t2, mut t3] = totals;
+        for i in 0..width {
+            t0 += r0[i] as f64;
+            t1 += r1[i] as f64;
+            t2 += r2[i] as f64;
+            t3 += r3[i] as f64;
+        }
+        return [t0, t1, t2, t3];
+    }
+    for (total, row) in totals.iter_mut().zip(rows.chunks(width)) {
+        *total = sum_f64(row);
+    }
+    totals
 }
 
 /// The largest element of a row, NaN if it holds one (the last NaN, as a fold from −inf that
@@ -875,7 +1020,7 @@ fn element_binary(op: BinOp, x: Arc<[f32]>, y: Arc<[f32]>) -> Arc<[f32]> {
             ys.iter_mut().zip(&x[..]).for_each(|(b, &a)| *b = f(a, *b));
             y
         } else {
-            x.iter().zip(&y[..]).map(|(&a, &b)| f(a, b)).collect()
+            fresh(x.len(), |at, out| out.iter_mut().zip(&x[at..]).zip(&y[at..]).for_each(|((o, &a), &b)| *o = f(a, b)))
         }
     }
     match op {
