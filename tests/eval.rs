@@ -409,3 +409,65 @@ fn fused_reductions_over_several_blocks_and_an_overflow_far_in() {
     let op_by_op = Interpreter::without_memo(&inputs).op_by_op().score(&proxy.typed).unwrap_err();
     assert_eq!(op_by_op.reason, "`sq(W)` is not finite (NaN or ±inf)");
 }
+
+/// Many entries of very different lengths (one element to four blocks, rows not a multiple of
+/// four): the interpreter's sums, which run several entries or rows side by side, give exactly
+/// the values of one running f64 sum per entry and per row written here, bit for bit.
+#[test]
+fn sums_side_by_side_keep_each_entry_in_element_order() {
+    let shapes: [[usize; 2]; 11] = [[5, 7], [1, 3000], [9, 130], [4, 1], [2, 2], [13, 257], [3, 1100], [1, 1], [6, 5], [7, 300], [1, 2]];
+    let entries: Vec<Vec<f64>> = shapes
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (0..s[0] * s[1]).map(|i| ((i * 7 + k * 13) as f64 * 0.137).sin() * (1.0 + (i % 11) as f64) * 10f64.powi(k as i32 % 3 - 1)).collect())
+        .collect();
+    let mut inputs = ProxyInputs::new();
+    inputs.insert(InputId::W, shapes.iter().zip(&entries).map(|(s, v)| entry(s, v)).collect()).unwrap();
+    let held: Vec<Vec<f32>> = entries.iter().map(|v| v.iter().map(|&x| x as f32).collect()).collect();
+    let running = |xs: &mut dyn Iterator<Item = f64>| {
+        let mut total = 0.0;
+        for x in xs {
+            total += x;
+        }
+        total
+    };
+    let exact = |src: &str, want: f64| {
+        let got = score(src, &inputs).unwrap_or_else(|e| panic!("{src}: {e}"));
+        assert_eq!(got.to_bits(), want.to_bits(), "{src}: got {got}, want {want}");
+    };
+    // fro of each entry, summed over entries in order.
+    let fro: Vec<f64> = held.iter().map(|v| running(&mut v.iter().map(|&x| x as f64 * x as f64)).sqrt()).collect();
+    exact("sum(fro(W))", fro.iter().sum());
+    // normalize: (x − mean) / std per entry (zeros for one element), then each entry's mean.
+    let normalized: Vec<f64> = held
+        .iter()
+        .map(|v| {
+            let n = v.len() as f64;
+            if v.len() < 2 {
+                return 0.0;
+            }
+            let mean = running(&mut v.iter().map(|&x| x as f64)) / n;
+            let std = (running(&mut v.iter().map(|&x| (x as f64 - mean).powi(2))) / (n - 1.0)).sqrt();
+            running(&mut v.iter().map(|&x| ((x as f64 - mean) / std) as f32 as f64)) / n
+        })
+        .collect();
+    exact("avg(normalize(W))", normalized.iter().sum::<f64>() / normalized.len() as f64);
+    // softmax along each row, then the sum of each entry, summed over entries.
+    let softmax: Vec<f64> = held
+        .iter()
+        .zip(&shapes)
+        .map(|(v, s)| {
+            let out: Vec<f32> = v
+                .chunks(s[1])
+                .flat_map(|row| {
+                    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let e: Vec<f32> = row.iter().map(|&x| (x - m).exp()).collect();
+                    let total = running(&mut e.iter().map(|&x| x as f64));
+                    e.into_iter().map(move |x| (x as f64 / total) as f32)
+                })
+                .collect();
+            running(&mut out.iter().map(|&x| x as f64))
+        })
+        .collect();
+    exact("sum(softmax(W))", softmax.iter().sum());
+}
