@@ -54,19 +54,35 @@ fn fingerprint(arch: &dyn Arch, corpus: &Corpus) -> (f64, Print) {
     (g.loss.expect("a full gather has a loss"), print)
 }
 
-fn close(a: f64, b: f64) -> bool {
-    within(a, b, a.abs().max(b.abs()))
+/// Relative tolerance of a fingerprint: room for the order in which a CPU's kernels add.
+const TOLERANCE: f64 = 1e-5;
+
+/// Inputs whose computation amplifies roundings, and their tolerance: Synflow's gradient (GS)
+/// multiplies the magnitudes of every layer's parameters, and GraSP's Hessian-gradient product
+/// (HG) is a central difference of two gradients that agree to most of their digits. The same
+/// code gives them values up to about 2e-4 apart on machines whose matrix-product kernels add in
+/// another order (measured between this project's machines of 6 and 7 December: GS's Σx² 1.6e-4
+/// relative on FlexiBERT, HG's Σx 3.4e-5 of its scale on Transformer-XL, every other input
+/// within 1e-5); a change to what is gathered moves them by far more.
+const AMPLIFYING: [(&str, f64); 2] = [("GS", 1e-3), ("HG", 1e-3)];
+
+fn tolerance(input: &str) -> f64 {
+    AMPLIFYING.iter().find(|(name, _)| *name == input).map_or(TOLERANCE, |&(_, t)| t)
 }
 
-fn within(a: f64, b: f64, scale: f64) -> bool {
-    (a - b).abs() <= 1e-5 * scale.max(1e-12)
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    within(a, b, a.abs().max(b.abs()), tol)
+}
+
+fn within(a: f64, b: f64, scale: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * scale.max(1e-12)
 }
 
 /// A sum of values of both signs (a gradient's Σx) cancels to far below its terms, so its
 /// rounding (the order a CPU's kernels add in) is compared against the size of the terms,
 /// √Σx², not against the sum itself; Σx² has no cancellation.
-fn close_sum(s: f64, old: f64, s2: f64) -> bool {
-    within(s, old, s.abs().max(old.abs()).max(s2.sqrt()))
+fn close_sum(s: f64, old: f64, s2: f64, tol: f64) -> bool {
+    within(s, old, s.abs().max(old.abs()).max(s2.sqrt()), tol)
 }
 
 #[test]
@@ -87,12 +103,13 @@ fn gathered_inputs_match_the_fixture_of_this_gather_version() {
     let mut diffs = vec![];
     for ((key, loss, print), old) in now.iter().zip(stored["archs"].as_array().unwrap()) {
         assert_eq!(old["arch"], key.as_str(), "the fixture lists other architectures: regenerate it");
-        if !close(*loss, old["loss"].as_f64().unwrap()) {
+        if !close(*loss, old["loss"].as_f64().unwrap(), TOLERANCE) {
             diffs.push(format!("{key}: loss {loss} vs {}", old["loss"]));
         }
         for (name, (n, s, s2)) in print {
             let o = &old["inputs"][name];
-            if o.is_null() || o[0].as_u64() != Some(*n as u64) || !close_sum(*s, o[1].as_f64().unwrap(), *s2) || !close(*s2, o[2].as_f64().unwrap()) {
+            let tol = tolerance(name);
+            if o.is_null() || o[0].as_u64() != Some(*n as u64) || !close_sum(*s, o[1].as_f64().unwrap(), *s2, tol) || !close(*s2, o[2].as_f64().unwrap(), tol) {
                 diffs.push(format!("{key}: input {name} ({n} entries, Σ {s}, Σx² {s2}) vs {o}"));
             }
         }
