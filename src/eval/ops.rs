@@ -347,28 +347,14 @@ fn owned(mut data: Arc<[f32]>) -> Arc<[f32]> {
     }
 }
 
-/// `f` applied to every element of `data`, in place when nothing else holds it.
+/// `f` applied to every element of `data`, in place when nothing else holds it ([`apply_block`]).
 fn map_owned(data: Arc<[f32]>, f: impl Fn(f32) -> f32) -> Arc<[f32]> {
-    let mut data = data;
-    match Arc::get_mut(&mut data) {
-        Some(xs) => {
-            each(xs, f);
-            data
-        }
-        None => map(&data, f),
-    }
+    apply_block(data, |b| each(b, &f))
 }
 
 /// The elements of a buffer made by [`copy`] or [`owned`] and not shared yet.
 fn unique(data: &mut Arc<[f32]>) -> &mut [f32] {
     Arc::get_mut(data).expect("a buffer just made has one owner")
-}
-
-fn map(t: &[f32], f: impl Fn(f32) -> f32) -> Arc<[f32]> {
-    fresh(t.len(), |at, out| {
-        out.copy_from_slice(&t[at..at + out.len()]);
-        each(out, &f)
-    })
 }
 
 /// `x = f(x)` for every element of `xs`, the loop compiled for AVX2 where the CPU has it (twice
@@ -525,7 +511,7 @@ fn apply_chain(chain: &[ChainStep], x: f32) -> Result<f32, usize> {
     Ok(y)
 }
 
-/// How many entries [`sum_chains`] sums at once.
+/// How many sums run side by side: the entries of [`sum_chains`], the rows of [`row_sums`].
 const SUM_LANES: usize = 4;
 
 /// For each slice `ts[j]`, `Σ g(j, chain(x))` over its elements in [`sum_by`]'s order, or the
@@ -786,7 +772,6 @@ pub fn apply_unary(op: OpId, x: Value, axis: Option<i64>, what: &str) -> Result<
     }
 }
 
-/// `softmax`, `logsoftmax`, `minmax`, `normalize` of one entry.
 /// `op` over each entry of `x`. For `normalize`, the statistics of the tensor entries (each
 /// one's sum, then the sum of its squared deviations from its mean) are summed four entries side
 /// by side ([`sum_chains`]), each sum in the order of one entry alone, so the values are those of
@@ -811,8 +796,9 @@ fn distributions(op: Normalizer, x: Value) -> Result<Value, Invalid> {
     Ok(Value::Entries(out.collect::<Result<_, _>>()?))
 }
 
-/// `op` over one entry; `stats`, for `normalize` of a tensor entry, its mean and the sum of its
-/// squared deviations from it when they have been summed already ([`distributions`]).
+/// `softmax`, `logsoftmax`, `minmax`, `normalize` of one entry; `stats`, for `normalize` of a
+/// tensor entry, its mean and the sum of its squared deviations from it when they have been
+/// summed already ([`distributions`]).
 fn distribution(op: Normalizer, e: Entry, stats: Option<(f64, f64)>) -> Result<Entry, Invalid> {
     let t = match e {
         // The distribution of a single value: softmax 1, the others 0.
@@ -832,8 +818,8 @@ fn distribution(op: Normalizer, e: Entry, stats: Option<(f64, f64)>) -> Result<E
             let mut exps = vec![];
             // Four rows at a time, so that their four sums advance side by side (each still
             // one running sum along its row).
-            for rows in unique(&mut data).chunks_mut(ROWS_AT_ONCE * last) {
-                let mut maxes = [0f32; ROWS_AT_ONCE];
+            for rows in unique(&mut data).chunks_mut(SUM_LANES * last) {
+                let mut maxes = [0f32; SUM_LANES];
                 for (m, row) in maxes.iter_mut().zip(rows.chunks(last)) {
                     *m = row_max(row);
                 }
@@ -896,30 +882,19 @@ fn distribution(op: Normalizer, e: Entry, stats: Option<(f64, f64)>) -> Result<E
     Ok(Entry::Tensor(TensorEntry { data, shape }))
 }
 
-/// How many rows [`row_sums`] sums side by side.
-const ROWS_AT_ONCE: usize = 4;
-
-/// The f64 sums of the rows of `rows` (`width` elements each, at most [`ROWS_AT_ONCE`] rows),
-/// each in [`sum_by`]'s order: one running sum from the row's first element to its last. With
-/// four rows the four sums advance together, element `i` of each in turn, so that four additions
-/// are in flight instead of one; the values are the same.
-fn row_sums(rows: &[f32], width: usize) -> [f64; ROWS_AT_ONCE] {
-    let mut totals = [0f64; ROWS_AT_ONCE];
+/// The f64 sums of the rows of `rows` (`width` elements each, at most [`SUM_LANES`] rows),
+/// each in [`sum_by`]'s order: one running sum from the row's first element to its last. A full
+/// group of rows advances side by side ([`side_by_side`]), so that four additions are in flight
+/// instead of one; the values are the same.
+fn row_sums(rows: &[f32], width: usize) -> [f64; SUM_LANES] {
+    let mut totals = [0f64; SUM_LANES];
     if width == 0 {
         return totals;
     }
-    if rows.len() == ROWS_AT_ONCE * width {
-        let (r0, rest) = rows.split_at(width);
-        let (r1, rest) = rest.split_at(width);
-        let (r2, r3) = rest.split_at(width);
-        let [mut t0, mut t1, mut t2, mut t3] = totals;
-        for i in 0..width {
-            t0 += r0[i] as f64;
-            t1 += r1[i] as f64;
-            t2 += r2[i] as f64;
-            t3 += r3[i] as f64;
-        }
-        return [t0, t1, t2, t3];
+    if rows.len() == SUM_LANES * width {
+        let each_row: [&[f32]; SUM_LANES] = std::array::from_fn(|r| &rows[r * width..(r + 1) * width]);
+        side_by_side::<SUM_LANES>(&each_row, &[0; SUM_LANES], &mut totals, &|_, y| y as f64);
+        return totals;
     }
     for (total, row) in totals.iter_mut().zip(rows.chunks(width)) {
         *total = sum_f64(row);
