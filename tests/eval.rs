@@ -131,6 +131,31 @@ fn reductions_accumulate_over_the_entry() {
     assert_score("sum(sq(asum(W, 0)))", &inputs, (0..3).map(|j| (x[j] + x[j + 3]).powi(2)).sum());
 }
 
+/// `nuc` on matrices larger than a closed form allows, wide and tall: the sum of the full
+/// symmetric eigendecomposition's square-rooted eigenvalues of the smaller Gram matrix, bit for
+/// bit (nuc computes the eigenvalues alone, which must not move them), and an SVD's singular
+/// values (another algorithm) to 1e-10.
+#[test]
+fn nuclear_norms_equal_the_full_eigendecomposition_and_an_svd() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut draw = || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32
+    };
+    for (rows, cols) in [(37, 70), (90, 31), (48, 48), (1, 9), (12, 1)] {
+        let data: Vec<f32> = (0..rows * cols).map(|_| draw()).collect();
+        let mut inputs = ProxyInputs::new();
+        inputs.insert(InputId::W, vec![TensorEntry::from_f32(&[rows, cols], &data).unwrap()]).unwrap();
+        let got = score("sum(nuc(W))", &inputs).unwrap();
+        let x = nalgebra::DMatrix::from_row_iterator(rows, cols, data.iter().map(|&v| v as f64));
+        let gram = if rows <= cols { &x * x.transpose() } else { x.transpose() * &x };
+        let full: f64 = nalgebra::SymmetricEigen::new(gram).eigenvalues.iter().map(|&l| l.max(0.0).sqrt()).sum();
+        assert_eq!(got.to_bits(), full.to_bits(), "{rows} × {cols}: {got} against the full decomposition's {full}");
+        let svd: f64 = x.singular_values().iter().sum();
+        assert!(close(got, svd, 1e-10), "{rows} × {cols}: {got} against the SVD's {svd}");
+    }
+}
+
 #[test]
 fn single_element_entries() {
     let mut inputs = ProxyInputs::new();

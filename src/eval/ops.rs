@@ -947,7 +947,10 @@ fn reduce(op: Reduction, t: &TensorEntry) -> Result<f64, Invalid> {
 
 /// The sum of singular values of a matrix entry: the square roots of the eigenvalues of the
 /// smaller Gram matrix (`X Xᵀ` or `Xᵀ X`, in f64), from a symmetric eigensolver. Tiny negative
-/// eigenvalues from rounding count as 0.
+/// eigenvalues from rounding count as 0. Only the eigenvalues are computed: nalgebra's
+/// eigenvalue-only path runs the same tridiagonalisation and the same shifted QR steps as the
+/// full decomposition, without assembling and rotating the eigenvector matrix (most of the
+/// full decomposition's work), so the values are the full decomposition's, bit for bit.
 fn nuclear_norm(t: &TensorEntry) -> Result<f64, Invalid> {
     let [rows, cols] = t.shape[..] else {
         return Err(Invalid::new("nuc needs a matrix"));
@@ -957,7 +960,7 @@ fn nuclear_norm(t: &TensorEntry) -> Result<f64, Invalid> {
     }
     let x = nalgebra::DMatrix::from_row_iterator(rows, cols, t.data.iter().map(|&v| v as f64));
     let gram = if rows <= cols { &x * x.transpose() } else { x.transpose() * &x };
-    Ok(nalgebra::SymmetricEigen::new(gram).eigenvalues.iter().map(|&l| l.max(0.0).sqrt()).sum())
+    Ok(gram.symmetric_eigenvalues().iter().map(|&l| l.max(0.0).sqrt()).sum())
 }
 
 /// `amax`/`asum` along one axis of an entry.
