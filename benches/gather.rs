@@ -1,5 +1,6 @@
 //! `cargo bench --bench gather`: the speed benchmark of `lpzero bench speed` (`lpzero::speed`)
-//! on the default device, in this process.
+//! on the default device, in this process (the allocator set as the `lpzero` binary sets it,
+//! [`lpzero::alloc`]).
 //!
 //! Uses `LPZERO_BENCH_ARCHS` (default 5) architectures of each benchmark in `../shared/data` (or
 //! `$LPZERO_DATA`); `LPZERO_BENCH_PAPER=1` adds the paper's minibatch sizes. Prints a table and
@@ -11,6 +12,7 @@ use lpzero::device::DeviceKind;
 use lpzero::speed::{self, SpeedConfig};
 
 fn main() {
+    lpzero::alloc::keep_freed_memory();
     let Some(dir) = shared_data_dir() else {
         eprintln!("no benchmark data: set LPZERO_DATA or place ../shared/data beside the crate");
         return;

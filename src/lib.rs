@@ -13,6 +13,7 @@
 
 // The core: the language, the interpreter, statistics, ranking and search over any source of
 // inputs. Nothing here needs a tensor library.
+pub mod alloc;
 pub mod eval;
 pub mod fsutil;
 pub mod lang;
