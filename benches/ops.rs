@@ -7,10 +7,10 @@
 //! holds), from a seeded generator. Each thread evaluates its own copy, as a search scores
 //! architectures on parallel threads; the memo is off so that every round computes. Each line
 //! is the best of `LPZERO_BENCH_ROUNDS` (default 3) rounds; `LPZERO_BENCH_PROXIES` (proxies
-//! separated by `;`, reading `W` and `G`) measures those instead of the list below. This is what bounds the
-//! candidate × architecture rate of `lpzero bench speed` against the read bandwidth (the issue
-//! of reaching half of it): a search's candidates are chains of these ops, and their values must
-//! stay those of the ops as written (glibc's `exp`/`ln` bits, sums in one order).
+//! separated by `;`, reading `W` and `G`) measures those instead of the list below. This is what
+//! bounds the candidate × architecture rate of `lpzero bench speed` against the read bandwidth:
+//! a search's candidates are chains of these ops, and their values must stay those of the ops
+//! as written (glibc's `exp`/`ln` bits, sums in one order).
 
 use lpzero::eval::{Interpreter, ProxyInputs, TensorEntry};
 use lpzero::lang::table::{self, InputId, OpKind};
@@ -39,9 +39,10 @@ fn inputs(seed: u64) -> ProxyInputs {
     inputs
 }
 
-/// The proxies measured (unless `LPZERO_BENCH_PROXIES` names others): `sum(W)`, each op of the search's default set that works element by
-/// element, on a whole entry or to a scalar, applied to `W` and summed; a binary op; and the
-/// best proxies of the FlexiBERT and GPT-2 default searches with `W` and `G` as their inputs.
+/// The proxies measured (unless `LPZERO_BENCH_PROXIES` names others): `sum(W)`, each op of the
+/// search's default set that works element by element, on a whole entry or to a scalar, applied
+/// to `W` and summed; a binary op; and the best proxies of the FlexiBERT and GPT-2 default
+/// searches with `W` and `G` as their inputs.
 fn proxies() -> Vec<String> {
     if let Ok(list) = std::env::var("LPZERO_BENCH_PROXIES") {
         return list.split(';').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
@@ -75,11 +76,12 @@ fn main() {
                 continue;
             }
         };
-        let bytes: usize = proxy.typed.inputs().iter().map(|&id| sets[0].get(id).map_or(0, |es| es.iter().map(|e| e.numel() * 4).sum())).sum();
+        let bytes = sets[0].bytes_of(&proxy.typed.inputs());
         let mut line = format!("{text:<46}");
         for threads in [1, all] {
             let mut best = f64::INFINITY;
-            // One round first, not timed: the inputs' first check.
+            // One round first, not timed: the inputs' first check (on the first proxy), and the
+            // allocator's pool grown to this proxy's intermediates (fresh pages are dear here).
             for round in 0..=rounds {
                 let t = Instant::now();
                 let scores: Vec<_> = std::thread::scope(|s| {

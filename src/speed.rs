@@ -332,7 +332,7 @@ pub fn evaluation_rate(inputs: &[ProxyInputs], n: usize) -> (f64, f64) {
         all += seconds;
         if ok {
             valid += seconds;
-            bytes += inputs.iter().map(|i| c.inputs().iter().filter_map(|&id| i.get(id)).flatten().map(|e| e.numel() * 4).sum::<usize>()).sum::<usize>() as f64;
+            bytes += inputs.iter().map(|i| i.bytes_of(&c.inputs())).sum::<usize>() as f64;
         }
     }
     ((n * inputs.len()) as f64 / all.max(1e-9), if valid > 0.0 { bytes / valid / 1e9 } else { 0.0 })

@@ -198,4 +198,10 @@ impl ProxyInputs {
     pub fn numel(&self) -> usize {
         self.inputs.values().flatten().map(TensorEntry::numel).sum()
     }
+
+    /// The bytes of f32 values of the listed inputs that are present (each listed once): what a
+    /// proxy reading them reads, for the GB/s of evaluation.
+    pub fn bytes_of(&self, ids: &[InputId]) -> usize {
+        ids.iter().filter_map(|&id| self.get(id)).flatten().map(|e| e.numel() * 4).sum()
+    }
 }
